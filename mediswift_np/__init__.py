@@ -1,0 +1,20 @@
+"""mediswift_np: a NumPy-only teaching implementation of MediSwift.
+
+MediSwift (Thangarasa et al., 2024, arXiv:2403.00952) pre-trains GPT-3-style
+biomedical language models with static unstructured weight sparsity, then fine-tunes
+them densely with soft prompts. Every stage lives in its own small module here:
+
+    config        model presets (paper Table 5) and validation
+    autograd      a reverse-mode autodiff engine over NumPy arrays (+ FLOP counting)
+    functional    fused ops with closed-form backward passes (softmax, LayerNorm, ...)
+    nn, model     Module/Parameter and the GPT-3 decoder (GPT-2 parameter layout)
+    optim         AdamW with decoupled weight decay, warmup + cosine schedule
+    tokenizer     Moses + BPE trainer/encoder with fastBPE files
+    data          corpus readers, the synthetic biomedical corpus, batching
+    flops         the analytic FLOP counter (Hoffmann et al. 2022, App. F)
+    accelerator   an emulator of a dataflow (wafer-scale) accelerator
+
+Import submodules explicitly, e.g. ``from mediswift_np.model import GPT``.
+"""
+
+__version__ = "0.1.0"
