@@ -259,7 +259,12 @@ def flop_savings(
 def sparsified_matrix_shapes(cfg: GPTConfig) -> dict[str, tuple[int, int]]:
     """(rows, cols) of the six matrices of ONE block that carry a mask (Sec. 3.3)."""
     d, hd, d_ff = cfg.n_embd, cfg.n_head * cfg.d_head, cfg.d_ff
-    return {"query": (d, hd), "key": (d, hd), "value": (d, hd), "attention_output": (hd, d), "mlp_fc": (d, d_ff), "mlp_proj": (d_ff, d)}
+    return {
+        "query": (d, hd), "key": (d, hd), "value": (d, hd),  # W for x @ W: (C, nh*hs) each
+        "attention_output": (hd, d),  # (nh*hs, C)
+        "mlp_fc": (d, d_ff),  # (C, 4C)
+        "mlp_proj": (d_ff, d),  # (4C, C)
+    }
 
 
 def n_active_params(cfg: GPTConfig, sparsity: float = 0.0) -> int:
@@ -338,7 +343,7 @@ def format_report(r: dict) -> str:
     """The readable per-term breakdown printed without ``--json``."""
     cfg = get_preset(r["model"])
     s, p = r["sparsity"], r["params"]
-    convention = {PAPER_EMBEDDING_BACKWARD_FACTOR: "paper Table 6", HOFFMANN_EMBEDDING_BACKWARD_FACTOR: "Hoffmann et al."}
+    convention = {PAPER_EMBEDDING_BACKWARD_FACTOR: "paper Table 6", HOFFMANN_EMBEDDING_BACKWARD_FACTOR: "Hoffmann"}
     lines = [
         f"model {r['model']}: L={cfg.n_layer} d={cfg.n_embd} h={cfg.n_head} d_head={cfg.d_head} "
         f"V={cfg.vocab_size}; seq_len {r['seq_len']}, tokens {r['tokens']:.4g}, sparsity {s:g}",
