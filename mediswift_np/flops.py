@@ -86,7 +86,9 @@ def check_sparsity(sparsity) -> float:
         0.75
     """
     if isinstance(sparsity, bool) or not isinstance(sparsity, numbers.Real) or not 0.0 <= sparsity < 1.0:
-        raise UserError(f"sparsity must be in [0, 1), got {sparsity!r}")
+        real = isinstance(sparsity, numbers.Real) and not isinstance(sparsity, bool)
+        shown = float(sparsity) if real else repr(sparsity)
+        raise UserError(f"sparsity must be in [0, 1), got {shown}")
     return float(sparsity)
 
 
