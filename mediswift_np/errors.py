@@ -13,6 +13,7 @@ to a temporary file and renaming it (see :mod:`mediswift_np.fileio`).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Callable, Sequence
 
@@ -46,6 +47,9 @@ def run_cli(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[s
     except PermissionError as e:
         print(f"error: permission denied: {e.filename or e}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE) from None
+    except BrokenPipeError:  # e.g. `... | head`: the reader left; not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # silence the final flush
+        raise SystemExit(0) from None
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         raise SystemExit(130) from None

@@ -1,0 +1,34 @@
+"""A small reverse-mode autodiff engine over NumPy arrays.
+
+    engine.py     Tensor, Function, backward(), no_grad
+    ops.py        primitive ops (broadcasting arithmetic, matmul, reductions, indexing, ...)
+    counter.py    FLOP counting per scope / kind / phase
+    gradcheck.py  central-difference gradient checks
+
+Fused ops with closed-form backward passes (softmax, LayerNorm, GELU, cross-entropy,
+attention) live one layer up, in :mod:`mediswift_np.functional`.
+"""
+
+from . import ops  # noqa: F401  (attaches operators to Tensor)
+from .counter import FlopCounter, count_flops, flop_scope
+from .engine import Function, Tensor, as_tensor, is_grad_enabled, no_grad, tensor, unbroadcast
+from .gradcheck import gradcheck
+from .ops import concat, embedding, masked_fill, matmul
+
+__all__ = [
+    "Function",
+    "FlopCounter",
+    "Tensor",
+    "as_tensor",
+    "concat",
+    "count_flops",
+    "embedding",
+    "flop_scope",
+    "gradcheck",
+    "is_grad_enabled",
+    "masked_fill",
+    "matmul",
+    "no_grad",
+    "tensor",
+    "unbroadcast",
+]

@@ -1,0 +1,342 @@
+"""Fused ops with closed-form backward passes: the building blocks of the GPT.
+
+Composing softmax or LayerNorm from primitive ops works (``tests/test_functional.py``
+does exactly that as the slow reference), but each primitive allocates its own
+temporaries and records its own graph node. Here each op is one ``Function`` whose
+backward is the derivative worked out by hand, written beside the forward:
+
+    linear                 y = x W + b           (GPT-2 "Conv1D" layout: W is (in, out))
+    softmax, log_softmax   along the last axis, shifted by the row max for stability
+    cross_entropy          mean over the tokens selected by a loss mask (Eq. 1 / Eq. 3)
+    layer_norm             closed-form backward (see LayerNorm.backward)
+    gelu                   tanh approximation (GPT-2 / GPT-3)
+    dropout                inverted dropout from an explicit np.random.Generator
+    causal_self_attention  softmax(q k^T / sqrt(hs) + causal mask) v, fused
+
+Shapes use B batch, T time, C channels, nh heads, hs head size, V vocab.
+
+Does not handle: attention masks other than causal + optional key padding; softmax over
+an axis other than the last.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .autograd import Function, Tensor
+from .autograd.engine import as_tensor
+
+
+class Linear(Function):
+    def forward(self, x, w, b=None):
+        self.x2 = x.reshape(-1, x.shape[-1])  # (..., in) -> (N, in)
+        self.w, self.has_bias = w, b is not None
+        y = self.x2 @ w  # (N, in) @ (in, out) -> (N, out)
+        self.count(2 * y.shape[0] * w.shape[0] * w.shape[1], "matmul")
+        if b is not None:
+            y += b
+            self.count(y.size, "bias")
+        return y.reshape(*x.shape[:-1], w.shape[1])
+
+    def backward(self, g):
+        """dx = g W^T, dW = x^T g, db = sum of g over all tokens."""
+        g2 = g.reshape(-1, g.shape[-1])  # (N, out)
+        flops = 2 * g2.shape[0] * self.w.shape[0] * self.w.shape[1]
+        dx = dw = db = None
+        if self.needs_grad[0]:
+            dx = (g2 @ self.w.T).reshape(*g.shape[:-1], self.w.shape[0])
+            self.count(flops, "matmul")
+        if self.needs_grad[1]:
+            dw = self.x2.T @ g2
+            self.count(flops, "matmul")
+        if self.has_bias and self.needs_grad[2]:
+            db = g2.sum(axis=0)
+            self.count(g2.size, "bias")
+        return dx, dw, db
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``x @ weight + bias`` with ``weight`` of shape (in, out)."""
+    return Linear.apply(x, weight) if bias is None else Linear.apply(x, weight, bias)
+
+
+def _softmax_rows(x: np.ndarray) -> np.ndarray:
+    """exp(x - max) / sum, along the last axis; rows that are all -inf give all zeros."""
+    m = x.max(axis=-1, keepdims=True)
+    m[~np.isfinite(m)] = 0.0  # a fully masked row: exp(-inf) = 0 everywhere, no NaN
+    e = np.exp(x - m)
+    s = e.sum(axis=-1, keepdims=True)
+    s[s == 0] = 1.0
+    e /= s
+    return e
+
+
+class Softmax(Function):
+    def forward(self, x):
+        self.y = _softmax_rows(x)
+        self.count(4 * x.size, "softmax")  # x - max, exp, sum, divide
+        return self.y
+
+    def backward(self, g):
+        """dy_i/dx_j = y_i (δ_ij - y_j), so dx = y ⊙ (g - Σ_j g_j y_j)."""
+        y = self.y
+        self.count(4 * g.size, "softmax")  # g*y, sum, subtract, *y
+        return (y * (g - (g * y).sum(axis=-1, keepdims=True)),)
+
+
+class LogSoftmax(Function):
+    def forward(self, x):
+        m = x.max(axis=-1, keepdims=True)
+        z = x - m
+        lse = np.log(np.exp(z).sum(axis=-1, keepdims=True))
+        self.out = z - lse
+        self.count(5 * x.size, "softmax")  # x - max, exp, sum, (log per row), subtract
+        return self.out
+
+    def backward(self, g):
+        """d log_softmax(x)_i / dx_j = δ_ij - softmax(x)_j, so dx = g - softmax(x) Σ g."""
+        self.count(4 * g.size, "softmax")  # exp(out), sum g, *, subtract
+        return (g - np.exp(self.out) * g.sum(axis=-1, keepdims=True),)
+
+
+def softmax(x: Tensor) -> Tensor:
+    """Softmax along the last axis (numerically stable; all -inf rows give zeros)."""
+    return Softmax.apply(x)
+
+
+def log_softmax(x: Tensor) -> Tensor:
+    """log(softmax(x)) along the last axis, computed as (x - max) - log Σ exp(x - max)."""
+    return LogSoftmax.apply(x)
+
+
+class CrossEntropy(Function):
+    def forward(self, logits, targets, loss_mask=None):
+        V = logits.shape[-1]
+        z = logits.reshape(-1, V)  # (N, V)
+        t = targets.reshape(-1)
+        w = np.ones(t.shape, dtype=z.dtype) if loss_mask is None else loss_mask.reshape(-1).astype(z.dtype)
+        n = w.sum()
+        if n == 0:
+            raise ValueError("cross_entropy: the loss mask selects no tokens")
+        self.shape, self.t = logits.shape, t
+        p = z - z.max(axis=1, keepdims=True)  # shift by the row max (stability)
+        target_logit = p[np.arange(t.size), t]  # z[t] - max
+        np.exp(p, out=p)
+        s = p.sum(axis=1, keepdims=True)
+        nll = np.log(s[:, 0]) - target_logit  # -log softmax(z)[t] = log Σ exp(z - max) - (z[t] - max)
+        p /= s  # keep the probabilities for backward
+        self.p, self.w_over_n = p, w / n
+        self.count(5 * z.size, "cross_entropy")  # -max, exp, sum, /s, (+ per row log, gather)
+        return np.asarray((nll * w).sum() / n, dtype=z.dtype)
+
+    def backward(self, g):
+        """d loss / d z_i = (softmax(z_i) - onehot(t_i)) · mask_i / Σ mask  (times g)."""
+        d = self.p  # reuse the buffer: this op's backward runs once per graph
+        d[np.arange(self.t.size), self.t] -= 1.0
+        d *= (self.w_over_n * g)[:, None]
+        self.p = None
+        self.count(2 * d.size, "cross_entropy")
+        return d.reshape(self.shape), None, None
+
+
+def cross_entropy(logits: Tensor, targets, loss_mask=None) -> Tensor:
+    """Mean next-token negative log-likelihood (paper Eq. 1; Eq. 3 with a target-only mask).
+
+    ``logits`` (..., V), ``targets`` integer array (...); ``loss_mask`` (...) of 0/1 selects
+    which tokens count (e.g. only the target tokens in fine-tuning). The mean is over the
+    selected tokens.
+    """
+    targets = Tensor(np.asarray(targets.data if isinstance(targets, Tensor) else targets))
+    if loss_mask is None:
+        return CrossEntropy.apply(logits, targets)
+    mask = Tensor(np.asarray(loss_mask.data if isinstance(loss_mask, Tensor) else loss_mask))
+    return CrossEntropy.apply(logits, targets, mask)
+
+
+class LayerNorm(Function):
+    def forward(self, x, weight, bias, eps: float = 1e-5):
+        mu = x.mean(axis=-1, keepdims=True)
+        xc = x - mu
+        var = (xc * xc).mean(axis=-1, keepdims=True)
+        self.rstd = 1.0 / np.sqrt(var + eps)  # (..., 1)
+        self.xhat = xc * self.rstd  # (..., C)
+        self.weight = weight
+        self.count(7 * x.size, "layernorm")  # mean, -mu, square, mean, *rstd, *w, +b
+        return self.xhat * weight + bias
+
+    def backward(self, g):
+        """With x̂ = (x - μ)·rstd and y = w ⊙ x̂ + b, per row of C features:
+
+        db = Σ_rows g,  dw = Σ_rows g ⊙ x̂,  and with dx̂ = g ⊙ w,
+        dx = rstd · (dx̂ - mean(dx̂) - x̂ · mean(dx̂ ⊙ x̂)).
+        The two means come from μ and rstd depending on every x in the row.
+        """
+        xhat, rstd = self.xhat, self.rstd
+        C = xhat.shape[-1]
+        g2 = g.reshape(-1, C)
+        db = g2.sum(axis=0)
+        dw = (g2 * xhat.reshape(-1, C)).sum(axis=0)
+        dxhat = g * self.weight
+        dx = rstd * (dxhat - dxhat.mean(axis=-1, keepdims=True) - xhat * (dxhat * xhat).mean(axis=-1, keepdims=True))
+        self.count(11 * g.size, "layernorm")  # db, dw (2), dx̂, mean, dx̂·x̂, mean, x̂·m, two -, *rstd
+        return dx, dw, db
+
+
+def layer_norm(x: Tensor, weight: Tensor, bias: Tensor, eps: float = 1e-5) -> Tensor:
+    """LayerNorm over the last axis (Ba et al. 2016), biased variance, eps inside the sqrt."""
+    return LayerNorm.apply(x, weight, bias, eps=eps)
+
+
+_GELU_C = math.sqrt(2.0 / math.pi)
+_GELU_A = 0.044715
+
+
+class GELU(Function):
+    def forward(self, x):
+        u = x * x
+        u *= x
+        u *= _GELU_A
+        u += x
+        u *= _GELU_C
+        t = np.tanh(u, out=u)  # t = tanh(√(2/π)(x + 0.044715 x³))
+        self.x, self.t = x, t
+        y = t + 1.0
+        y *= x
+        y *= 0.5
+        self.count(9 * x.size, "gelu")  # x², x³, ·a, +x, ·c, tanh, +1, ·x, ·0.5
+        return y
+
+    def backward(self, g):
+        """d/dx [½x(1+t)] = ½(1+t) + ½x(1-t²)·√(2/π)(1 + 3·0.044715·x²)."""
+        x, t = self.x, self.t
+        d = x * x
+        d *= 3 * _GELU_A
+        d += 1.0
+        d *= _GELU_C
+        d *= 1.0 - t * t
+        d *= x
+        d += 1.0 + t
+        d *= 0.5
+        d *= g
+        self.count(12 * g.size, "gelu")
+        return (d,)
+
+
+def gelu(x: Tensor) -> Tensor:
+    """GELU, tanh approximation: ½x(1 + tanh(√(2/π)(x + 0.044715x³))) (Hendrycks & Gimpel)."""
+    return GELU.apply(x)
+
+
+class Dropout(Function):
+    def forward(self, x, p: float, rng: np.random.Generator):
+        keep = rng.random(x.shape, dtype=np.float64 if x.dtype == np.float64 else np.float32) >= p
+        self.scale = keep.astype(x.dtype) / np.asarray(1.0 - p, dtype=x.dtype)  # 0 or 1/(1-p)
+        self.count(x.size, "dropout")
+        return x * self.scale
+
+    def backward(self, g):
+        """Dropped units pass no gradient; kept ones pass g/(1-p)."""
+        self.count(g.size, "dropout")
+        return (g * self.scale,)
+
+
+def dropout(x: Tensor, p: float, rng: np.random.Generator | None, training: bool = True) -> Tensor:
+    """Inverted dropout: zero each unit with probability p and scale the rest by 1/(1-p).
+
+    Identity when ``p == 0`` or not ``training`` (evaluation), so eval needs no rng.
+    """
+    if not training or p == 0.0:
+        return x
+    if rng is None:
+        raise ValueError("dropout with p > 0 in training mode needs an np.random.Generator")
+    return Dropout.apply(x, p=p, rng=rng)
+
+
+def causal_mask(T: int) -> np.ndarray:
+    """(T, T) bool, True above the diagonal: position t may not attend to s > t."""
+    return np.triu(np.ones((T, T), dtype=bool), k=1)
+
+
+class CausalSelfAttention(Function):
+    def forward(self, q, k, v, key_mask=None, dropout_p: float = 0.0, rng=None):
+        B, nh, T, hs = q.shape  # q, k, v: (B, nh, T, hs)
+        scale = 1.0 / math.sqrt(hs)
+        qs = q * np.asarray(scale, dtype=q.dtype)  # fold 1/√hs into q: (B,nh,T,hs) is smaller than (B,nh,T,T)
+        att = qs @ k.swapaxes(-1, -2)  # (B, nh, T, hs) @ (B, nh, hs, T) -> (B, nh, T, T)
+        blocked = causal_mask(T)  # (T, T)
+        if key_mask is not None:  # (B, T) True = a real token that may be attended to
+            blocked = blocked | ~key_mask[:, None, None, :].astype(bool)  # (B, 1, T, T)
+        np.copyto(att, -np.inf, where=blocked)  # a select, not arithmetic
+        p = _softmax_rows(att)  # (B, nh, T, T) attention probabilities
+        pd = p
+        if dropout_p > 0.0:
+            self.keep = (rng.random(p.shape, dtype=np.float32) >= dropout_p).astype(p.dtype) / np.asarray(1 - dropout_p, dtype=p.dtype)
+            pd = p * self.keep
+        y = pd @ v  # (B, nh, T, T) @ (B, nh, T, hs) -> (B, nh, T, hs)
+        self.qs, self.k, self.v, self.p, self.pd, self.scale = qs, k, v, p, pd, scale
+        mm = 2 * B * nh * T * T * hs  # one (T, T, hs) matmul per head
+        self.count(q.size, "elementwise", "scale")
+        self.count(mm, "matmul", "logits")
+        self.count(4 * p.size, "softmax", "softmax")  # x - max, exp, sum, divide
+        if dropout_p > 0.0:
+            self.count(p.size, "dropout", "softmax")
+        self.count(mm, "matmul", "values")
+        return y
+
+    def backward(self, g):
+        """With S = q k^T / √hs, P = softmax(S) (causal), y = P v:
+
+        dv = P^T g,   dP = g v^T,   dS = P ⊙ (dP - Σ_j dP ⊙ P)   (softmax backward),
+        dq = dS k / √hs,   dk = dS^T q / √hs.   Masked entries have P = 0, so dS = 0 there.
+        """
+        B, nh, T, hs = g.shape
+        mm = 2 * B * nh * T * T * hs
+        dv = self.pd.swapaxes(-1, -2) @ g  # (B, nh, T, T) @ (B, nh, T, hs)
+        dp = g @ self.v.swapaxes(-1, -2)  # (B, nh, T, hs) @ (B, nh, hs, T) -> (B, nh, T, T)
+        self.count(2 * mm, "matmul", "values")
+        if self.pd is not self.p:
+            dp *= self.keep
+            self.count(dp.size, "dropout", "softmax")
+        p = self.p
+        ds = dp
+        ds -= (dp * p).sum(axis=-1, keepdims=True)
+        ds *= p
+        self.count(4 * ds.size, "softmax", "softmax")
+        dq = ds @ self.k  # (B, nh, T, T) @ (B, nh, T, hs)
+        dq *= np.asarray(self.scale, dtype=dq.dtype)
+        dk = ds.swapaxes(-1, -2) @ self.qs  # already carries 1/√hs
+        self.count(2 * mm, "matmul", "logits")
+        self.count(dq.size, "elementwise", "scale")
+        return dq, dk, dv, None
+
+
+def causal_self_attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    key_mask: np.ndarray | None = None,
+    dropout_p: float = 0.0,
+    rng: np.random.Generator | None = None,
+    training: bool = True,
+) -> Tensor:
+    """Fused causal attention softmax(q kᵀ/√hs + mask) v for q, k, v of shape (B, nh, T, hs).
+
+    ``key_mask`` (B, T), optional: False marks padding that no query may attend to.
+    FLOPs are recorded under the sub-scopes ``logits``, ``softmax`` and ``values``, the
+    names of the analytic terms (Hoffmann et al. App. F).
+    """
+    p = dropout_p if training else 0.0
+    if p > 0.0 and rng is None:
+        raise ValueError("attention dropout needs an np.random.Generator")
+    inputs = [q, k, v] if key_mask is None else [q, k, v, Tensor(np.asarray(key_mask, dtype=bool))]
+    return CausalSelfAttention.apply(*inputs, dropout_p=p, rng=rng)
+
+
+def causal_self_attention_reference(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    """The same attention from primitive ops: the slow, obvious path the tests compare with."""
+    T, hs = q.shape[-2], q.shape[-1]
+    att = (q @ k.transpose(-1, -2)) * as_tensor(1.0 / math.sqrt(hs), q)  # (B, nh, T, T)
+    att = att.masked_fill(causal_mask(T), -np.inf)
+    return softmax(att) @ v  # (B, nh, T, T) @ (B, nh, T, hs) -> (B, nh, T, hs)
