@@ -53,6 +53,42 @@ def draw_values(rng: np.random.Generator, shape, kind: str, nonzero: bool) -> np
     return v.astype(np.float64)
 
 
+def layer_bands(mapping: Mapping, tokens: int, rng: np.random.Generator, values: str = "integer"):
+    """The synthetic layer, one mesh row at a time: returns (x, bands).
+
+    ``x`` is (tokens, cols); ``bands`` yields (i, priority, band_values) for mesh row i,
+    both (tile_rows_i, cols): the mask at sparsity s is ``priority >= s`` and the weights
+    are ``band_values * mask`` (``band_values`` is None when ``tokens`` is 0).
+    Three child generators (mask, weights, activations) keep each stream independent of
+    how many tokens are verified.
+    """
+    mask_rng, weight_rng, x_rng = (np.random.default_rng(s) for s in rng.integers(0, 2**63, size=3))
+    x = draw_values(x_rng, (tokens, mapping.cols), values, nonzero=False)
+    rb = mapping.row_bounds
+
+    def bands():
+        for i in range(mapping.mesh_rows):
+            priority = mask_rng.random((rb[i + 1] - rb[i], mapping.cols), dtype=np.float32)  # (r_i, cols)
+            band_values = draw_values(weight_rng, priority.shape, values, nonzero=True) if tokens else None
+            yield i, priority, band_values
+
+    return x, bands()
+
+
+def synthetic_layer(mapping: Mapping, sparsity: float, tokens: int, rng: np.random.Generator, values: str = "integer"):
+    """The whole (x, W) that :func:`run_layers` streams, materialised (small layers only).
+
+    Example:
+        >>> x, w = synthetic_layer(Mapping(4, 6, 2, 3), 0.5, 2, np.random.default_rng(0))
+        >>> x.shape, w.shape
+        ((2, 6), (4, 6))
+    """
+    s = check_sparsity(sparsity)
+    x, bands = layer_bands(mapping, check_positive_int("tokens", tokens), rng, values)
+    weight = np.concatenate([band * (priority >= np.float32(s)) for _, priority, band in bands], axis=0)
+    return x, weight
+
+
 def rounding_bound(x: np.ndarray, weight: np.ndarray) -> float:
     """max over outputs of gamma_n * sum_k |x_k||w_k|, gamma_n = n u / (1 - n u) (Higham 2002, Eq. 3.5)."""
     n, u = x.shape[1], np.finfo(np.float64).eps / 2
@@ -96,20 +132,15 @@ def run_layers(
     verify_tokens = batch if verify_tokens is None else int(verify_tokens)
     if not 0 <= verify_tokens <= batch:
         raise AcceleratorError(f"verify_tokens must be in [0, batch={batch}], got {verify_tokens}")
-    rng = np.random.default_rng(0) if rng is None else rng
-    mask_rng, weight_rng, x_rng = (np.random.default_rng(s) for s in rng.integers(0, 2**63, size=3))
-
     rb, cb = mapping.row_bounds, mapping.col_bounds
     n = len(sparsities)
     nnz = np.zeros((n, mapping.mesh_rows, mapping.mesh_cols), dtype=np.int64)
     kept = np.zeros(n, dtype=np.int64)
     occupancy_rows = np.zeros((n, rows, -(-cols // simd.tile_k)), dtype=bool)  # per row: SIMD k-tiles touched
-    x = draw_values(x_rng, (verify_tokens, cols), values, nonzero=False)
     max_err = np.zeros(n)
     bound = np.zeros(n)
-    for i in range(mapping.mesh_rows):  # one band of W (one mesh row of PEs) at a time
-        priority = mask_rng.random((rb[i + 1] - rb[i], cols), dtype=np.float32)  # (r_i, cols)
-        band_values = draw_values(weight_rng, priority.shape, values, nonzero=True) if verify_tokens else None
+    x, bands = layer_bands(mapping, verify_tokens, np.random.default_rng(0) if rng is None else rng, values)
+    for i, priority, band_values in bands:  # one band of W (one mesh row of PEs) at a time
         for k, s in enumerate(sparsities):
             keep = priority >= np.float32(s)  # MediSwift Sec. 3.3: unstructured random mask, keep prob. 1 - s
             nnz[k, i] = np.add.reduceat(keep.sum(axis=0, dtype=np.int64), cb[:-1])  # (Pc,) nonzeros per PE
