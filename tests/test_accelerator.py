@@ -335,3 +335,12 @@ def test_bad_layer_arguments_are_user_errors():
         args = dict(rows=8, cols=8, sparsities=[0.5], batch=1) | kwargs
         with pytest.raises(UserError):
             run_layers(**args)
+
+
+def test_docstring_examples_hold():
+    import doctest
+    import importlib
+
+    for name in ("machine", "mapping", "costs", "fast", "emulate", "simd", "sweep", "model_view"):
+        module = importlib.import_module(f"mediswift_np.accelerator.{name}")
+        assert doctest.testmod(module).failed == 0, name

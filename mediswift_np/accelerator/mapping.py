@@ -132,7 +132,7 @@ def sram_bytes(kernel: str, nnz, tile_rows, tile_cols, machine: Machine):
     dense:  tile_rows * tile_cols values + 2 partial-sum buffers
 
     Example:
-        >>> sram_bytes("sparse", 9216, 96, 96, Machine())  # a fully dense 96 x 96 tile
+        >>> int(sram_bytes("sparse", 9216, 96, 96, Machine()))  # a fully dense 96 x 96 tile
         37826
     """
     check_kernel(kernel)
