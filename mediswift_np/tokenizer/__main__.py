@@ -1,0 +1,130 @@
+"""Command line: ``python -m mediswift_np.tokenizer train|encode|decode``.
+
+``train --input FILE [--input FILE ...] --merges N --out DIR [--pretokenized]``
+    Learn ``N`` BPE merges and write ``DIR/bpecodes`` and ``DIR/dict.txt`` (fastBPE
+    files). Inputs are read with :func:`mediswift_np.data.corpus.read_corpus`
+    (PubMed ``.xml``/``.xml.gz``, ``.jsonl``, PubMedQA ``.json``, plain text). With
+    ``--pretokenized`` the text is already Moses-tokenized and is only split on
+    whitespace, as fastBPE ``learnbpe`` reads it.
+``encode --codes DIR [--ids] [--pretokenized]``
+    Read text from stdin, one line at a time; write one line each: the ``@@ ``-joined
+    BPE form (what fastBPE ``applybpe`` writes) or, with ``--ids``, the token ids.
+``decode --codes DIR [--ids] [--pretokenized]``
+    The reverse: BPE text (or ids) on stdin, text on stdout. ``--pretokenized`` stops
+    after undoing BPE (Moses words joined by spaces) instead of Moses-detokenizing.
+
+Every subcommand takes ``--json`` (one JSON summary object as the last stdout line).
+Bad input (missing file, malformed codes/dict, a non-integer id) prints ``error: ...``
+and exits with status 2.
+
+Does not handle: fastBPE's ``getvocab`` as a separate command (``train`` writes the
+vocabulary) or vocabulary-restricted encoding.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from ..errors import UserError, print_json, run_cli
+from .encoder import Tokenizer, words_from_pieces
+from .moses import moses_detokenize
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m mediswift_np.tokenizer", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="learn BPE merges and a vocabulary; write DIR/bpecodes and DIR/dict.txt")
+    t.add_argument("--input", action="append", required=True, metavar="FILE", help="corpus file (repeatable)")
+    t.add_argument("--merges", type=int, required=True, metavar="N", help="number of BPE merges to learn")
+    t.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    t.add_argument("--pretokenized", action="store_true", help="input is Moses-tokenized: only split on whitespace")
+    t.add_argument("--min-frequency", type=int, default=2, help="stop when the best pair is rarer (default 2)")
+    t.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
+
+    for name, what in (("encode", "text on stdin -> BPE text (or ids) on stdout"),
+                       ("decode", "BPE text (or ids) on stdin -> text on stdout")):
+        c = sub.add_parser(name, help=what)
+        c.add_argument("--codes", required=True, metavar="DIR", help="directory with bpecodes and dict.txt")
+        c.add_argument("--ids", action="store_true", help="token ids instead of '@@ '-joined pieces")
+        c.add_argument("--pretokenized", action="store_true", help="text side is Moses-tokenized already")
+        c.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
+    return p
+
+
+def _documents(paths: Sequence[str]) -> Iterator[str]:
+    from ..data.corpus import read_corpus  # the tokenizer itself does not need the corpus readers
+
+    for path in paths:
+        yield from read_corpus(path)
+
+
+def _train(args: argparse.Namespace) -> dict:
+    start = time.perf_counter()
+    for path in args.input:  # fail before any work, not half-way through the corpus
+        if not Path(path).is_file():
+            raise UserError(f"{path}: no such file")
+    tok = Tokenizer.train(_documents(args.input), args.merges, min_frequency=args.min_frequency,
+                          pretokenized=args.pretokenized, progress=True)
+    tok.save(args.out)
+    return {"command": "train", "out": str(args.out), "merges": len(tok.merges), "vocab_size": tok.vocab_size,
+            "wall_seconds": round(time.perf_counter() - start, 3)}
+
+
+def _parse_ids(line: str) -> list[int]:
+    try:
+        return [int(field) for field in line.split()]
+    except ValueError:
+        raise UserError(f"expected integer token ids, got {line.strip()[:60]!r}") from None
+
+
+def _encode(args: argparse.Namespace, tok: Tokenizer) -> dict:
+    lines = tokens = 0
+    for lineno, line in enumerate(sys.stdin, start=1):
+        line = line.rstrip("\n")
+        words = line.split() if args.pretokenized else None
+        if args.ids:
+            ids = tok.encode_words(words) if words is not None else tok.encode(line)
+            tokens += len(ids)
+            print(" ".join(map(str, ids)))
+        else:
+            out = tok.bpe_words(words) if words is not None else tok.encode_bpe(line)
+            tokens += len(out.split())
+            print(out)
+        lines += 1
+    return {"command": "encode", "lines": lines, "tokens": tokens}
+
+
+def _decode(args: argparse.Namespace, tok: Tokenizer) -> dict:
+    lines = 0
+    for lineno, line in enumerate(sys.stdin, start=1):
+        if args.ids:
+            try:
+                words = tok.decode_words(_parse_ids(line))
+            except UserError as e:
+                raise UserError(f"stdin: line {lineno}: {e}") from None
+        else:
+            words = words_from_pieces(line.split())
+        print(" ".join(words) if args.pretokenized else moses_detokenize(words))
+        lines += 1
+    return {"command": "decode", "lines": lines}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "train":
+        summary = _train(args)
+    else:
+        tok = Tokenizer.load(args.codes)
+        summary = _encode(args, tok) if args.command == "encode" else _decode(args, tok)
+    if args.json:
+        print_json(summary)
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)
