@@ -96,9 +96,13 @@ def mesh_row_output(x: np.ndarray, weight_rows: np.ndarray, col_bounds: np.ndarr
             lo, hi = col_bounds[j], col_bounds[j + 1]
             xp[:, j, : hi - lo] = x[:, lo:hi]
             wp[:, j, : hi - lo] = weight_rows[:, lo:hi]
+    xt = np.ascontiguousarray(xp.transpose(2, 0, 1))  # (t, B, Pc): column k of every tile is contiguous
+    wt = np.ascontiguousarray(wp.transpose(2, 0, 1))  # (t, r, Pc)
     partial = np.zeros((B, r, Pc), dtype=dtype)  # every PE's partial sums at once
+    product = np.empty_like(partial)
     for k in range(t):  # tile columns left to right, as each PE does
-        partial += xp[:, None, :, k] * wp[None, :, :, k]  # (B, 1, Pc) * (1, r, Pc) -> (B, r, Pc)
+        np.multiply(xt[k][:, None, :], wt[k][None, :, :], out=product)  # (B, 1, Pc) * (1, r, Pc) -> (B, r, Pc)
+        partial += product
     out = np.zeros((B, r), dtype=dtype)
     for j in range(Pc):  # the chain reduction along the mesh row
         out += partial[:, :, j]
