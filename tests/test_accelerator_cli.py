@@ -88,3 +88,11 @@ def test_bad_input_is_one_line_and_exit_2(args, message):
     err = p.stderr.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and message in err[0]
     assert "Traceback" not in p.stderr
+
+
+def test_an_all_zero_layer_still_gives_valid_json(capsys):
+    main(["--rows", "4", "--cols", "4", "--sparsity", "0.99", "--seed", "3", "--batch", "2", "--json"])
+    out = last_json(capsys.readouterr().out)
+    if out["simd"]["occupied_tiles"] == 0:
+        assert out["simd"]["speedup"] is None  # no tile left to multiply: no finite ratio
+    assert out["sparse"]["terms"]["compute"] == 2 * (16 * (1 - out["mask_sparsity"])) / 4  # B * nnz / (PEs * 4)

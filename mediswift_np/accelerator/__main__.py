@@ -100,6 +100,10 @@ def _parse_sparsities(text: str | None, default) -> list[float]:
         raise UserError(f"--sparsities must be comma-separated numbers, got {text!r}") from None
 
 
+def _num(v) -> str:
+    return "-" if v is None else f"{v:.3f}"
+
+
 def format_layer_table(reports: list[dict]) -> str:
     """The Fig. 3 table: one line per sparsity, the sparse kernel's cost terms in cycles."""
     r0 = reports[0]
@@ -115,7 +119,7 @@ def format_layer_table(reports: list[dict]) -> str:
         t = r["sparse"]["terms"]
         err = "-" if r["max_abs_error"] is None else f"{r['max_abs_error']:.1e}"
         lines.append(
-            f"{r['sparsity']:>5.2f} {r['theoretical_speedup']:>7.2f} {r['speedup']:>8.2f} {r['simd']['speedup']:>6.3f} "
+            f"{r['sparsity']:>5.2f} {r['theoretical_speedup']:>7.2f} {r['speedup']:>8.2f} {_num(r['simd']['speedup']):>6} "
             f"{r['sparse_cycles']:>11.0f} " + " ".join(f"{t[n]:>8.0f}" for n in COST_TERMS)
             + f" {r['sparse']['sram_bytes_max']:>7d} {err:>8}"
         )
@@ -128,7 +132,7 @@ def format_single(r: dict) -> str:
     s = r["simd"]
     lines.append(
         f"SIMD baseline: {s['occupied_tiles']}/{s['weight_tiles']} weight tiles hold a nonzero -> "
-        f"{s['dense_cycles']} vs {s['sparse_cycles']} cycles, speedup {s['speedup']:.3f}"
+        f"{s['dense_cycles']} vs {s['sparse_cycles']} cycles, speedup {_num(s['speedup'])}"
     )
     lines.append(
         f"result: {r['verified_tokens']} token(s) x {r['rows']} outputs vs NumPy X @ W.T, "
