@@ -62,11 +62,15 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return Linear.apply(x, weight) if bias is None else Linear.apply(x, weight, bias)
 
 
-def _softmax_rows(x: np.ndarray) -> np.ndarray:
-    """exp(x - max) / sum, along the last axis; rows that are all -inf give all zeros."""
+def _softmax_rows(x: np.ndarray, inplace: bool = False) -> np.ndarray:
+    """exp(x - max) / sum, along the last axis; rows that are all -inf give all zeros.
+
+    ``inplace=True`` overwrites ``x`` (saves allocating two more arrays of its size).
+    """
     m = x.max(axis=-1, keepdims=True)
     m[~np.isfinite(m)] = 0.0  # a fully masked row: exp(-inf) = 0 everywhere, no NaN
-    e = np.exp(x - m)
+    e = np.subtract(x, m, out=x if inplace else None)
+    np.exp(e, out=e)
     s = e.sum(axis=-1, keepdims=True)
     s[s == 0] = 1.0
     e /= s
@@ -269,13 +273,13 @@ class CausalSelfAttention(Function):
         if key_mask is not None:  # (B, T) True = a real token that may be attended to
             blocked = blocked | ~key_mask[:, None, None, :].astype(bool)  # (B, 1, T, T)
         np.copyto(att, -np.inf, where=blocked)  # a select, not arithmetic
-        p = _softmax_rows(att)  # (B, nh, T, T) attention probabilities
+        p = _softmax_rows(att, inplace=True)  # (B, nh, T, T) attention probabilities, in att's buffer
         pd = p
         if dropout_p > 0.0:
             self.keep = (rng.random(p.shape, dtype=np.float32) >= dropout_p).astype(p.dtype) / np.asarray(1 - dropout_p, dtype=p.dtype)
             pd = p * self.keep
         y = pd @ v  # (B, nh, T, T) @ (B, nh, T, hs) -> (B, nh, T, hs)
-        self.qs, self.k, self.v, self.p, self.pd, self.scale = qs, k, v, p, pd, scale
+        self.qs, self.k, self.v, self.p, self.pd, self.y, self.scale = qs, k, v, p, pd, y, scale
         mm = 2 * B * nh * T * T * hs  # one (T, T, hs) matmul per head
         self.count(q.size, "elementwise", "scale")
         self.count(mm, "matmul", "logits")
@@ -286,10 +290,15 @@ class CausalSelfAttention(Function):
         return y
 
     def backward(self, g):
-        """With S = q k^T / √hs, P = softmax(S) (causal), y = P v:
+        """With S = q kᵀ/√hs, P = softmax(S) (causal), y = P v:
 
-        dv = P^T g,   dP = g v^T,   dS = P ⊙ (dP - Σ_j dP ⊙ P)   (softmax backward),
-        dq = dS k / √hs,   dk = dS^T q / √hs.   Masked entries have P = 0, so dS = 0 there.
+        dv = Pᵀ g,   dP = g vᵀ,   dS = P ⊙ (dP - D),   dq = dS k/√hs,   dk = dSᵀ q/√hs,
+
+        where D_i = Σ_j dP_ij P_ij is the softmax backward's row sum. Since
+        Σ_j (g_i · v_j) P_ij = g_i · (Σ_j P_ij v_j) = g_i · y_i, D is a dot product of
+        two (T, hs) rows instead of a pass over the (T, T) matrix (the same identity
+        FlashAttention uses; it holds with dropout too). Masked entries have P = 0, so
+        dS = 0 there.
         """
         B, nh, T, hs = g.shape
         mm = 2 * B * nh * T * T * hs
@@ -299,11 +308,11 @@ class CausalSelfAttention(Function):
         if self.pd is not self.p:
             dp *= self.keep
             self.count(dp.size, "dropout", "softmax")
-        p = self.p
+        D = (g * self.y).sum(axis=-1, keepdims=True)  # (B, nh, T, 1)
         ds = dp
-        ds -= (dp * p).sum(axis=-1, keepdims=True)
-        ds *= p
-        self.count(4 * ds.size, "softmax", "softmax")
+        ds -= D
+        ds *= self.p  # dS = P ⊙ (dP - D), in dP's buffer
+        self.count(2 * g.size + 2 * ds.size, "softmax", "softmax")
         dq = ds @ self.k  # (B, nh, T, T) @ (B, nh, T, hs)
         dq *= np.asarray(self.scale, dtype=dq.dtype)
         dk = ds.swapaxes(-1, -2) @ self.qs  # already carries 1/√hs
