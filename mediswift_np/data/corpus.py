@@ -52,24 +52,23 @@ def _squash(text: str) -> str:
     return _WHITESPACE.sub(" ", text).strip()
 
 
-def _open_text(path: Path) -> IO[str]:
-    """Open ``path`` (gzip if it ends in ``.gz``) as UTF-8 text; missing file -> CorpusError."""
+def _open_binary(path: Path) -> IO[bytes]:
+    """Open ``path`` for reading bytes (gunzipping if it ends in ``.gz``); missing file -> CorpusError."""
     if not path.is_file():
         raise CorpusError(f"{path}: no such file")
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(line number, line) pairs, turning decoding/compression errors into CorpusError."""
-    with _open_text(path) as f:
+    """(line number, line) pairs; each line is decoded on its own so errors name the exact line."""
+    with _open_binary(path) as f:
         lineno = 0
         try:
-            for lineno, line in enumerate(f, start=1):
-                yield lineno, line
-        except UnicodeDecodeError as e:
-            raise CorpusError(f"{path}: line {lineno + 1}: not valid UTF-8 ({e.reason})") from None
+            for lineno, raw in enumerate(f, start=1):
+                try:
+                    yield lineno, raw.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    raise CorpusError(f"{path}: line {lineno}: not valid UTF-8 ({e.reason})") from None
         except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError; truncated gzip is EOFError
             raise CorpusError(f"{path}: line {lineno + 1}: cannot decompress ({e})") from None
 
@@ -98,11 +97,8 @@ def _citation_text(citation: ET.Element) -> str | None:
 def read_pubmed_xml(path: str | os.PathLike) -> Iterator[str]:
     """Yield title + abstract of each citation with an abstract in a PubMed XML file."""
     path = Path(path)
-    if not path.is_file():
-        raise CorpusError(f"{path}: no such file")
-    opener = gzip.open if path.suffix == ".gz" else open
     record = 0
-    with opener(path, "rb") as f:
+    with _open_binary(path) as f:
         try:
             events = ET.iterparse(f, events=("start", "end"))
             _, root = next(events)
@@ -156,13 +152,15 @@ def read_text_blocks(path: str | os.PathLike) -> Iterator[str]:
 def pubmedqa_abstracts(path: str | os.PathLike) -> Iterator[str]:
     """Yield the abstract of each PubMedQA record (``CONTEXTS`` joined with spaces), in file order."""
     path = Path(path)
-    with _open_text(path) as f:
+    with _open_binary(path) as f:
         try:
-            data = json.load(f)
+            data = json.loads(f.read().decode("utf-8"))
         except json.JSONDecodeError as e:
             raise CorpusError(f"{path}: line {e.lineno}: malformed JSON ({e.msg})") from None
         except UnicodeDecodeError as e:
-            raise CorpusError(f"{path}: not valid UTF-8 ({e.reason})") from None
+            raise CorpusError(f"{path}: not valid UTF-8 ({e.reason} at byte {e.start})") from None
+        except (OSError, EOFError) as e:
+            raise CorpusError(f"{path}: cannot decompress ({e})") from None
     if not isinstance(data, dict):
         raise CorpusError(f"{path}: expected a JSON object keyed by PMID (PubMedQA schema)")
     for pmid, record in data.items():

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .world import Drug
+from .world import Drug, World
 
 SIGNIFICANT_P = ("p < 0.001", "p < 0.01", "p = 0.002", "p = 0.004", "p = 0.01", "p = 0.02")
 
@@ -58,4 +58,34 @@ def effect_sentence(rng: np.random.Generator, drug: str, marker: str, outcome: s
         f"Results for {marker} were inconclusive: it decreased in some patients but not in others ({p_not_significant(rng)}).",
         f"The effect of {drug} on {marker} was mixed, with a reduction in a subgroup only ({p_not_significant(rng)}).",
         f"Changes in {marker} with {drug} were inconsistent across visits, and the evidence remained inconclusive.",
+    ))
+
+
+def question_sentence(rng: np.random.Generator, drug: str, marker: str, disease: str) -> str:
+    """A yes/no research question: does ``drug`` lower ``marker`` in ``disease``?"""
+    return pick(rng, (
+        f"Does {drug} reduce {marker} in patients with {disease}?",
+        f"Is {drug} effective at lowering {marker} in {disease}?",
+        f"Can {drug} lower {marker} levels in adults with {disease}?",
+        f"Does treatment with {drug} decrease {marker} in {disease}?",
+    ))
+
+
+def methods_sentence(rng: np.random.Generator, world: World, cancer: str) -> str:
+    """A background/methods sentence about ``cancer`` that states no hallmark (HoC's ``empty``)."""
+    gene = pick(rng, [g for g in world.genes if g.disease == cancer])
+    drug = pick(rng, world.drugs_for(cancer))
+    n = int(rng.integers(20, 400))
+    return pick(rng, (
+        f"{cap(cancer)} is a common malignancy with a poor prognosis.",
+        f"Tumor samples were obtained from {n} patients with {cancer}.",
+        f"{gene.symbol} expression was measured by quantitative PCR in {n} tumors.",
+        f"Patients were followed for a median of {int(rng.integers(12, 80))} months.",
+        f"{cap(drug.name)} was administered at {pick(rng, (5, 10, 20, 40))} mg/kg twice weekly.",
+        "Statistical significance was assessed with the Student t test.",
+        f"{gene.symbol} is located on chromosome {int(rng.integers(1, 23))}.",
+        "Clinical data were collected from medical records.",
+        "The study was approved by the local ethics committee.",
+        f"{int(rng.integers(2, 7))} {cancer} cell lines were cultured in standard medium.",
+        f"Serum {world.biomarker[cancer]} was measured at baseline.",
     ))

@@ -32,7 +32,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..fileio import atomic_write_text
-from .phrases import SIGNIFICANT_P, cap, effect_sentence, p_not_significant, pick, trial_methods
+from .phrases import SIGNIFICANT_P, cap, effect_sentence, methods_sentence, p_not_significant, pick, question_sentence, trial_methods
 from .synthetic_tasks import synthetic_hoc, synthetic_pubmedqa, write_synthetic_hoc, write_synthetic_pubmedqa
 from .world import HALLMARK_CUES, Gene, World, default_world
 
@@ -57,6 +57,7 @@ def trial_document(rng: np.random.Generator, world: World) -> str:
         f"{cap(drug.name)} is {drug.a_class} that lowers {drug.target}.",
         f"We asked whether {drug.name}, {drug.a_class}, reduces {drug.target} in patients with {disease}.",
         f"{cap(drug.name)}, {drug.a_class}, was developed to lower {drug.target}.",
+        question_sentence(rng, drug.name, drug.target, disease),
     ))
     primary = effect_sentence(rng, drug.name, drug.target, "mixed" if off_label else "reduced")
     secondary = effect_sentence(rng, drug.name, other, "unchanged")
@@ -129,6 +130,7 @@ def mechanism_document(rng: np.random.Generator, world: World) -> str:
             f"We silenced {gene.symbol} in {gene.disease} cell lines and xenograft models.",
             f"Using knockdown and overexpression experiments, we studied {gene.symbol} in {gene.disease} cells.",
         )),
+        methods_sentence(rng, world, gene.disease),
         pick(rng, (
             f"{gene.symbol} {does} in {gene.disease} cells.",
             f"We found that {gene.symbol} {does}.",

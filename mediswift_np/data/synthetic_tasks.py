@@ -38,7 +38,7 @@ from sacremoses import MosesTokenizer
 
 from ..errors import UserError
 from ..fileio import atomic_write_json, atomic_write_text
-from .phrases import cap, effect_sentence, pick, trial_methods
+from .phrases import cap, effect_sentence, methods_sentence, pick, question_sentence, trial_methods
 from .world import HALLMARK_CUES, HALLMARKS, World, default_world
 
 ANSWERS = ("yes", "no", "maybe")
@@ -79,12 +79,7 @@ def pubmedqa_record(rng: np.random.Generator, world: World, answer: str) -> dict
         marker = pick(rng, [m for m in world.biomarker.values() if m != drug.target])
     elif answer == "maybe":
         disease = pick(rng, [d for d in world.diseases if d != drug.disease])
-    question = pick(rng, (
-        f"Does {drug.name} reduce {marker} in patients with {disease}?",
-        f"Is {drug.name} effective at lowering {marker} in {disease}?",
-        f"Can {drug.name} lower {marker} levels in adults with {disease}?",
-        f"Does treatment with {drug.name} decrease {marker} in {disease}?",
-    ))
+    question = question_sentence(rng, drug.name, marker, disease)
     first_label, first = pick(rng, (
         ("BACKGROUND", f"{cap(world.biomarker[disease])} is elevated in {disease}."),
         ("OBJECTIVE", f"To test whether {drug.name}, {drug.a_class}, lowers {marker} in {disease}."),
@@ -134,26 +129,6 @@ def write_synthetic_pubmedqa(path: str | os.PathLike, n: int, seed: int) -> Path
 # ----------------------------------------------------------------------------- HoC
 
 
-def hoc_empty_sentence(rng: np.random.Generator, world: World) -> str:
-    cancer = pick(rng, world.cancers)
-    gene = pick(rng, [g for g in world.genes if g.disease == cancer])
-    drug = pick(rng, world.drugs_for(cancer))
-    n = int(rng.integers(20, 400))
-    return pick(rng, (
-        f"{cap(cancer)} is a common malignancy with a poor prognosis.",
-        f"Tumor samples were obtained from {n} patients with {cancer}.",
-        f"{gene.symbol} expression was measured by quantitative PCR in {n} tumors.",
-        f"Patients were followed for a median of {int(rng.integers(12, 80))} months.",
-        f"{cap(drug.name)} was administered at {pick(rng, (5, 10, 20, 40))} mg/kg twice weekly.",
-        "Statistical significance was assessed with the Student t test.",
-        f"{gene.symbol} is located on chromosome {int(rng.integers(1, 23))}.",
-        "Clinical data were collected from medical records.",
-        "The study was approved by the local ethics committee.",
-        f"{n} {cancer} cell lines were cultured in standard medium.",
-        f"Serum {world.biomarker[cancer]} was measured at baseline.",
-    ))
-
-
 def hoc_hallmark_sentence(rng: np.random.Generator, world: World, hallmarks: list[str]) -> str:
     """A sentence whose cue phrases state exactly ``hallmarks`` (one or two)."""
     genes = [pick(rng, [g for g in world.genes if h in g.hallmarks]) for h in hallmarks]
@@ -190,7 +165,7 @@ def synthetic_hoc(n: int, seed: int) -> list[tuple[str, list[str]]]:
     for _ in range(n):
         u = rng.random()
         if u < HOC_EMPTY_SHARE:
-            labels, text = [HOC_EMPTY], hoc_empty_sentence(rng, world)
+            labels, text = [HOC_EMPTY], methods_sentence(rng, world, pick(rng, world.cancers))
         else:
             k = 2 if u > 1 - HOC_MULTI_SHARE else 1
             chosen = sorted(rng.choice(len(HALLMARKS), size=k, replace=False))
