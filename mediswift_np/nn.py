@@ -19,6 +19,7 @@ from typing import Iterator
 import numpy as np
 
 from . import functional as F
+from . import sparse
 from .autograd import Tensor, embedding
 from .errors import UserError
 
@@ -30,11 +31,12 @@ class Parameter(Tensor):
     False entries are pruned and stay exactly zero (paper Sec. 2.1, Eq. 1: m ⊙ θ).
     """
 
-    __slots__ = ("mask", "weight_decay")
+    __slots__ = ("mask", "weight_decay", "_layout")
 
     def __init__(self, data, weight_decay: bool = False):
         super().__init__(data, requires_grad=True)
         self.mask: np.ndarray | None = None
+        self._layout = None  # cached sparse index arrays (sparse.layout_of)
         self.weight_decay = weight_decay  # AdamW parameter group (see optim.py)
 
 
@@ -148,6 +150,8 @@ class Linear(Module):
         self.bias = Parameter(np.zeros(n_out, dtype=dtype)) if bias else None
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.weight.mask is not None:  # a statically sparse weight (see sparse.py)
+            return sparse.masked_linear(x, self.weight, self.bias)
         return F.linear(x, self.weight, self.bias)
 
 

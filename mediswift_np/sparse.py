@@ -1,0 +1,262 @@
+"""Static unstructured weight sparsity (paper Sec. 2.1, 3.3; SPEC stages 4-5).
+
+Sparse pre-training replaces θ by m ⊙ θ (Eq. 1) for a binary mask m drawn uniformly at
+random once, at initialisation ("random pruning"), with the same sparsity s in every
+layer. Six matrices per block are sparsified -- query, key, value, attention output,
+MLP intermediate (fc) and MLP output projection; embeddings, LayerNorms and biases stay
+dense. In GPT-2's layout query, key and value share one ``c_attn`` matrix (C, 3C), so
+its mask is three independent (C, C) masks side by side.
+
+A masked linear layer y = x (W ⊙ m) + b runs on one of two paths that give the same
+numbers (tests/test_sparse.py):
+
+- ``dense``: W ⊙ m through BLAS; the weight gradient is (xᵀ g) ⊙ m.
+- ``scipy``: the nonzeros as a ``scipy.sparse`` CSR matrix; forward and input gradient
+  are sparse × dense products; the weight gradient is computed only at the mask's
+  nonzeros (a *sampled* dense-dense product, chunked so memory stays bounded).
+- ``auto`` (default): ``scipy`` for layers at or above ``AUTO_SCIPY_MIN_SPARSITY``,
+  ``dense`` below. On a CPU, BLAS runs dense products near peak speed while sparse
+  kernels are bound by irregular memory access, so sparsity only saves wall-clock time
+  when it is extreme (see benchmarks/bench_sparse.py and the README table). This is
+  the paper's App. B point: FLOP savings need hardware built for unstructured sparsity.
+
+Whichever path runs, the FLOP counter records the sparse algorithm's work,
+2·nnz·N per product (forward, input gradient, weight gradient), so counted FLOPs
+follow the analytic (1-s) law on either path.
+
+Pruned weights stay exactly 0 without special cases: their gradient is exactly 0 on
+both paths, so AdamW's moments stay 0 and its update and decay are 0 (see optim.py).
+``densify`` removes the masks for fine-tuning (Sec. 2.2.1); the reactivated weights
+start at exactly 0 because that is what they are.
+
+Does not handle: structured (N:M, block) sparsity, per-layer sparsity schedules, or
+changing masks during training (dynamic sparse training).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+import scipy.sparse as sp
+
+from .autograd import Function, Tensor
+from .errors import UserError
+
+# (name suffix of the weight, how many independent square-ish masks it holds side by side)
+SPARSIFIED = {"attn.c_attn.weight": 3, "attn.c_proj.weight": 1, "mlp.c_fc.weight": 1, "mlp.c_proj.weight": 1}
+MATRIX_NAMES = {"attn.c_attn.weight": ("query", "key", "value"), "attn.c_proj.weight": ("attention_output",),
+                "mlp.c_fc.weight": ("mlp_fc",), "mlp.c_proj.weight": ("mlp_proj",)}  # fmt: skip
+BACKENDS = ("auto", "dense", "scipy")
+AUTO_SCIPY_MIN_SPARSITY = 0.98  # break-even of forward+backward on a 2-core CPU (benchmarks/bench_sparse.py)
+SDDMM_CHUNK = 1 << 22  # elements gathered per chunk of the sampled weight gradient (16 MB in float32)
+
+_backend = ["auto"]
+
+
+def check_sparsity(s: float) -> float:
+    if not (isinstance(s, (int, float)) and 0.0 <= s < 1.0):
+        raise UserError(f"sparsity must be in [0, 1), got {s}")
+    return float(s)
+
+
+def set_backend(name: str) -> None:
+    """Choose the masked-matmul path for all sparse layers: auto, dense or scipy."""
+    if name not in BACKENDS:
+        raise UserError(f"unknown sparse backend {name!r}; choose from {', '.join(BACKENDS)}")
+    _backend[0] = name
+
+
+@contextmanager
+def use_backend(name: str) -> Iterator[None]:
+    previous = _backend[0]
+    set_backend(name)
+    try:
+        yield
+    finally:
+        _backend[0] = previous
+
+
+def random_mask(shape: tuple[int, int], sparsity: float, rng: np.random.Generator) -> np.ndarray:
+    """A bool mask with exactly round((1-s)·numel) True entries, uniformly at random."""
+    numel = shape[0] * shape[1]
+    keep = round((1.0 - sparsity) * numel)
+    mask = np.zeros(numel, dtype=bool)
+    mask[rng.choice(numel, size=keep, replace=False)] = True
+    return mask.reshape(shape)
+
+
+def sparsify(model, sparsity: float, rng: np.random.Generator) -> "SparsityReport":
+    """Draw one static random mask per sparsified matrix and zero the pruned weights."""
+    check_sparsity(sparsity)
+    for name, p in model.named_parameters():
+        parts = next((n for suffix, n in SPARSIFIED.items() if name.endswith(suffix)), None)
+        if parts is None:
+            continue
+        rows, cols = p.shape
+        width = cols // parts  # c_attn: query | key | value, each (C, C)
+        p.mask = np.concatenate([random_mask((rows, width), sparsity, rng) for _ in range(parts)], axis=1)
+        p.data[~p.mask] = 0.0  # m ⊙ θ: pruned weights are exactly (+)0 from the start
+    return sparsity_report(model)
+
+
+def densify(model) -> None:
+    """Remove every mask (dense fine-tuning, Sec. 2.2.1); pruned weights restart from 0."""
+    for _, p in model.named_parameters():
+        p.mask = None
+
+
+@dataclass(frozen=True)
+class SparsityReport:
+    """Per-matrix and overall sparsity: S = Σ_l s_l N_l / N (Sec. 2.1)."""
+
+    matrices: tuple[tuple[str, int, int], ...]  # (name, numel N_l, nonzeros)
+    total_params: int  # N: every parameter of the model
+
+    @property
+    def pruned(self) -> int:
+        return sum(n - nnz for _, n, nnz in self.matrices)
+
+    @property
+    def overall_sparsity(self) -> float:
+        return self.pruned / self.total_params  # Σ s_l N_l / N
+
+    @property
+    def sparsified_fraction(self) -> float:
+        """Sparsity measured over the sparsified matrices only (= s for uniform masks)."""
+        n = sum(n for _, n, _ in self.matrices)
+        return self.pruned / n if n else 0.0
+
+    @property
+    def active_params(self) -> int:
+        return self.total_params - self.pruned
+
+    def table(self) -> str:
+        lines = [f"{'matrix':<44}{'N_l':>12}{'nonzeros':>12}{'s_l':>8}"]
+        for name, n, nnz in self.matrices:
+            lines.append(f"{name:<44}{n:>12,}{nnz:>12,}{1 - nnz / n:>8.4f}")
+        lines.append(f"overall S = {self.overall_sparsity:.4f} of {self.total_params:,} parameters; active {self.active_params:,}")
+        return "\n".join(lines)
+
+
+def sparsity_report(model) -> SparsityReport:
+    rows, total = [], 0
+    for name, p in model.named_parameters():
+        total += p.size
+        if p.mask is None:
+            continue
+        suffix = next(s for s in SPARSIFIED if name.endswith(s))
+        for part, block in zip(MATRIX_NAMES[suffix], np.split(p.mask, SPARSIFIED[suffix], axis=1)):
+            rows.append((f"{name.removesuffix(suffix)}{part}", block.size, int(block.sum())))
+    return SparsityReport(tuple(rows), total)
+
+
+class SparseLayout:
+    """Index arrays of one static mask, built once: CSR of Wᵀ (out, in) and of W (in, out)."""
+
+    def __init__(self, mask: np.ndarray):
+        self.mask, self.pruned = mask, ~mask
+        self.rows, self.cols = np.nonzero(mask)  # nonzeros of W (in, out), row-major = CSR order of W
+        self.nnz = self.rows.size
+        self.sparsity = 1.0 - self.nnz / mask.size
+        n_in, n_out = mask.shape
+        order_t = np.lexsort((self.rows, self.cols))  # sort by column of W = row of Wᵀ
+        self.t_order = order_t
+        self.t_indptr = np.concatenate([[0], np.cumsum(np.bincount(self.cols, minlength=n_out))])
+        self.t_indices = self.rows[order_t]
+        self.indptr = np.concatenate([[0], np.cumsum(np.bincount(self.rows, minlength=n_in))])
+
+    def csr_t(self, w: np.ndarray) -> sp.csr_matrix:
+        """Wᵀ as CSR (out, in), taking the current values of w at the mask's nonzeros."""
+        vals = w[self.rows, self.cols][self.t_order]
+        return sp.csr_matrix((vals, self.t_indices, self.t_indptr), shape=self.mask.shape[::-1])
+
+    def csr(self, w: np.ndarray) -> sp.csr_matrix:
+        """W as CSR (in, out)."""
+        return sp.csr_matrix((w[self.rows, self.cols], self.cols, self.indptr), shape=self.mask.shape)
+
+
+def layout_of(p) -> SparseLayout:
+    """The cached layout of a masked parameter (rebuilt if its mask object changed)."""
+    layout = getattr(p, "_layout", None)
+    if layout is None or layout.mask is not p.mask:
+        layout = SparseLayout(p.mask)
+        p._layout = layout
+    return layout
+
+
+def sampled_matmul(a_t: np.ndarray, b_t: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """(aᵀ b) sampled at (rows, cols), i.e. out[k] = Σ_n a_t[rows[k], n] · b_t[cols[k], n].
+
+    ``a_t`` (in, N) and ``b_t`` (out, N) hold one row per input/output unit. Work: 2·len(rows)·N
+    FLOPs, done in chunks so at most ``SDDMM_CHUNK`` gathered elements exist at a time.
+    """
+    out = np.empty(rows.size, dtype=a_t.dtype)
+    step = max(1, SDDMM_CHUNK // max(a_t.shape[1], 1))
+    for i in range(0, rows.size, step):
+        out[i : i + step] = np.einsum("kn,kn->k", a_t[rows[i : i + step]], b_t[cols[i : i + step]])
+    return out
+
+
+class MaskedLinear(Function):
+    def forward(self, x, w, b=None, layout: SparseLayout = None, backend: str = "dense"):
+        x2 = x.reshape(-1, x.shape[-1])  # (..., in) -> (N, in)
+        N, (n_in, n_out) = x2.shape[0], w.shape
+        self.layout, self.backend, self.has_bias, self.in_shape = layout, backend, b is not None, x.shape
+        if backend == "scipy":
+            self.xt = np.ascontiguousarray(x2.T)  # (in, N): one row per input unit
+            self.wt_csr = layout.csr_t(w)  # (out, in)
+            self.w_csr = layout.csr(w)  # (in, out), for the input gradient
+            y = np.ascontiguousarray((self.wt_csr @ self.xt).T)  # (out, in) @ (in, N) -> (N, out)
+        else:
+            self.x2, self.wm = x2, w * layout.mask  # W ⊙ m
+            y = x2 @ self.wm  # (N, in) @ (in, out)
+        self.count(2 * layout.nnz * N, "sparse_matmul")  # the sparse algorithm's work, whichever path runs
+        if b is not None:
+            y += b
+            self.count(y.size, "bias")
+        return y.reshape(*x.shape[:-1], n_out)
+
+    def backward(self, g):
+        """dx = g (W⊙m)ᵀ;  dW = (xᵀ g) ⊙ m, computed only at the nonzeros;  db = Σ g."""
+        layout = self.layout
+        g2 = g.reshape(-1, g.shape[-1])  # (N, out)
+        N = g2.shape[0]
+        dx = dw = db = None
+        if self.backend == "scipy":
+            gt = np.ascontiguousarray(g2.T)  # (out, N)
+            if self.needs_grad[0]:
+                dx = np.ascontiguousarray((self.w_csr @ gt).T)  # (in, out) @ (out, N) -> (N, in)
+            if self.needs_grad[1]:
+                dw = np.zeros(layout.mask.shape, dtype=g.dtype)
+                dw[layout.rows, layout.cols] = sampled_matmul(self.xt, gt, layout.rows, layout.cols)
+        else:
+            if self.needs_grad[0]:
+                dx = g2 @ self.wm.T
+            if self.needs_grad[1]:
+                dw = self.x2.T @ g2
+                np.copyto(dw, 0.0, where=layout.pruned)  # pruned weights get exactly 0
+        self.count(2 * layout.nnz * N * (self.needs_grad[0] + self.needs_grad[1]), "sparse_matmul")
+        if self.has_bias and self.needs_grad[2]:
+            db = g2.sum(axis=0)
+            self.count(g2.size, "bias")
+        if dx is not None:
+            dx = dx.reshape(self.in_shape)
+        return dx, dw, db
+
+
+def choose_backend(layout: SparseLayout) -> str:
+    if _backend[0] != "auto":
+        return _backend[0]
+    return "scipy" if layout.sparsity >= AUTO_SCIPY_MIN_SPARSITY else "dense"
+
+
+def masked_linear(x: Tensor, weight, bias=None) -> Tensor:
+    """y = x (W ⊙ m) + b for a parameter ``weight`` carrying a bool ``mask``."""
+    layout = layout_of(weight)
+    backend = choose_backend(layout)
+    if bias is None:
+        return MaskedLinear.apply(x, weight, layout=layout, backend=backend)
+    return MaskedLinear.apply(x, weight, bias, layout=layout, backend=backend)
