@@ -165,3 +165,19 @@ def test_cli_help_and_errors_exit_2(tmp_path):
     (tmp_path / "empty.txt").write_text("\n\n", encoding="utf-8")
     r = run_cli(["train", "--input", "empty.txt", "--merges", "5", "--out", "c"], tmp_path)
     assert r.returncode == 2 and "empty corpus" in r.stderr
+
+
+def test_same_output_as_the_fastbpe_binary(tok, tmp_path):
+    """Optional: set MEDISWIFT_FASTBPE to a compiled fastBPE ``fast`` binary to run this check."""
+    fast = os.environ.get("MEDISWIFT_FASTBPE")
+    if not fast or not os.path.isfile(fast):
+        pytest.skip("MEDISWIFT_FASTBPE does not point to a fastBPE binary")
+    tok.save(tmp_path / "codes")
+    lines = [" ".join(moses_tokenize(d)) for d in synthetic_corpus(200, seed=2)]
+    (tmp_path / "in.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    subprocess.run([fast, "applybpe", str(tmp_path / "out.txt"), str(tmp_path / "in.txt"), str(tmp_path / "codes" / "bpecodes")],
+                   check=True, capture_output=True)
+    applied = (tmp_path / "out.txt").read_text(encoding="utf-8").splitlines()
+    assert applied == [tok.bpe_words(line.split()) for line in lines]
+    vocab = subprocess.run([fast, "getvocab", str(tmp_path / "out.txt")], check=True, capture_output=True, text=True)
+    assert vocab.stdout.splitlines() == [f"{t} {c}" for t, c in zip(tok.id_to_token[4:], tok.counts[4:]) if c > 0]
