@@ -25,7 +25,7 @@ def tok() -> Tokenizer:
 def test_files_have_fastbpe_layout(tok, tmp_path):
     tok.save(tmp_path)
     codes = (tmp_path / "bpecodes").read_text(encoding="utf-8").splitlines()
-    assert codes[0] == " ".join(map(str, tok._merges[0]))  # 'left right count', no header
+    assert codes[0] == " ".join(map(str, tok.bpe_codes[0]))  # 'left right count', no header
     assert len(codes) == len(tok.merges)
     first = codes[0].split(" ")
     assert len(first) == 3 and int(first[2]) >= int(codes[-1].split(" ")[2])

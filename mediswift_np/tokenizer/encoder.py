@@ -163,6 +163,11 @@ class Tokenizer:
         return [(m.left, m.right) for m in self._merges]
 
     @property
+    def bpe_codes(self) -> list[Merge]:
+        """The merges with their counts, as stored in ``bpecodes`` (``left right count``)."""
+        return list(self._merges)
+
+    @property
     def vocab_size(self) -> int:
         return len(self.id_to_token)
 
