@@ -95,3 +95,12 @@ def test_too_short_streams_and_bad_shapes_are_user_errors(size, batch, seq):
         sample_batch(stream, batch, seq, np.random.default_rng(0))
     with pytest.raises(UserError):
         list(iterate_val_batches(stream, batch, seq))
+
+
+@pytest.mark.parametrize("name", ["corpus", "pipeline", "synthetic", "synthetic_tasks", "world"])
+def test_docstring_examples(name):
+    import doctest
+    import importlib
+
+    module = importlib.import_module(f"mediswift_np.data.{name}")
+    assert doctest.testmod(module).failed == 0

@@ -180,3 +180,12 @@ def test_same_ids_as_huggingface_biogpt_tokenizer(tok, tmp_path):
         assert hf.encode(text, add_special_tokens=False) == ours
         if tok.unk_id not in ours:
             assert hf.decode(ours, clean_up_tokenization_spaces=False) == tok.decode(ours)
+
+
+@pytest.mark.parametrize("name", ["moses", "bpe", "encoder", "files", "__init__"])
+def test_docstring_examples(name):
+    import doctest
+    import importlib
+
+    module = importlib.import_module(f"mediswift_np.tokenizer.{name}" if name != "__init__" else "mediswift_np.tokenizer")
+    assert doctest.testmod(module).failed == 0

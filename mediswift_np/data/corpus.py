@@ -5,8 +5,9 @@ time (constant memory, whatever the file size):
 
 - :func:`read_pubmed_xml`: PubMed baseline/update files (``.xml`` or ``.xml.gz``,
   ``<PubmedArticleSet>`` of ``<PubmedArticle>``/``<PubmedBookArticle>``). A document is
-  the title followed by the abstract (all ``<AbstractText>`` parts, in order, inline
-  markup such as ``<i>`` or ``<sup>`` kept as text), whitespace collapsed. Citations
+  the title followed by the abstract (all ``<AbstractText>`` parts, in order; inline
+  markup such as ``<i>`` or ``<sup>`` is dropped and its text kept, so ``10<sup>6</sup>``
+  reads ``106``, as in The Pile's PubMed Abstracts), whitespace collapsed. Citations
   without an abstract are skipped, as in the paper ("we filter out empty items
   containing solely titles"). ``<CopyrightInformation>`` and ``<OtherAbstract>`` are
   not part of the text. Parsed with ``xml.etree.ElementTree.iterparse``, clearing

@@ -11,12 +11,15 @@ several templates (varied structure, consistent facts):
 - **association** (20%): a genetic study; a gene is associated with its own disease
   and not with another one.
 - **mechanism** (25%): a cancer gene drives its hallmarks of cancer (cue phrases of
-  :data:`~mediswift_np.data.world.HALLMARK_CUES`); silencing it reverses them.
+  :data:`~mediswift_np.data.world.HALLMARK_CUES`); silencing it reverses them; one
+  methods sentence of the kind HoC labels ``empty``.
 - **review** (15%): a disease, its biomarker, its drugs and genes (for cancers, the
   hallmark names), stated plainly.
 
-Documents are ~40-130 Moses tokens (about 80 on average); entities recur often, so a tiny GPT pre-trained on
-a few hundred thousand tokens learns which drug lowers which biomarker.
+Documents are 45-130 Moses tokens (about 80 on average). Entities and phrasings recur
+often, so the text is very predictable: on held-out documents a smoothed bigram model
+needs under half the unigram entropy (tests/test_synthetic.py), the kind of structure a
+tiny GPT picks up within a few hundred steps.
 The matching tasks are in :mod:`~mediswift_np.data.synthetic_tasks`
 (:func:`synthetic_pubmedqa`, :func:`synthetic_hoc`, re-exported here).
 
@@ -32,7 +35,16 @@ import numpy as np
 
 from ..errors import UserError
 from ..fileio import atomic_write_text
-from .phrases import SIGNIFICANT_P, cap, effect_sentence, methods_sentence, p_not_significant, pick, question_sentence, trial_methods
+from .phrases import (
+    SIGNIFICANT_P,
+    cap,
+    effect_sentence,
+    methods_sentence,
+    p_not_significant,
+    pick,
+    question_sentence,
+    trial_methods,
+)
 from .synthetic_tasks import synthetic_hoc, synthetic_pubmedqa, write_synthetic_hoc, write_synthetic_pubmedqa
 from .world import HALLMARK_CUES, Gene, World, default_world
 
