@@ -2,8 +2,8 @@
 
 The paper's three models (Table 5) share vocab 42,384 (BioGPT's: 4 specials + 42,380
 BPE entries) and a 1024-token context; d_ff = 4 * d_model (App. A.1). Table 5's
-``n_params`` column is the *non-embedding* parameter count, 12 * L * d^2 + 13 * L * d
-(see :func:`GPTConfig.n_params`), e.g. Med: 302.3M.
+``n_params`` column is the *non-embedding* parameter count, 12·L·d² + 13·L·d for the
+blocks plus 2·d for the final LayerNorm (see :func:`GPTConfig.n_params`), e.g. Med: 302.3M.
 
 ``tiny`` and ``small`` are the SPEC's CPU benchmark sizes.
 

@@ -137,10 +137,8 @@ class CrossEntropy(Function):
 
     def backward(self, g):
         """d loss / d z_i = (softmax(z_i) - onehot(t_i)) · mask_i / Σ mask  (times g)."""
-        d = self.p  # reuse the buffer: this op's backward runs once per graph
-        d[np.arange(self.t.size), self.t] -= 1.0
-        d *= (self.w_over_n * g)[:, None]
-        self.p = None
+        d = self.p * (self.w_over_n * g)[:, None]  # a new array: p stays intact for another backward()
+        d[np.arange(self.t.size), self.t] -= self.w_over_n * g
         self.count(2 * d.size, "cross_entropy")
         return d.reshape(self.shape), None, None
 

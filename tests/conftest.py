@@ -10,7 +10,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
+# Test matrices are small: BLAS threads only add scheduling overhead there (and stall
+# badly when the machine is busy). Set before NumPy loads; subprocesses inherit it.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import pytest  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

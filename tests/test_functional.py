@@ -210,3 +210,12 @@ def test_attention_flops_per_sub_scope(rng):
     assert c.total(scope="logits", kind="matmul") == 3 * mm  # dq and dk in backward
     assert c.total(scope="values", kind="matmul") == 3 * mm  # dv and dP in backward
     assert c.total(scope="softmax", kind="softmax", phase="forward") == 4 * B * nh * T * T
+
+
+def test_cross_entropy_backward_twice_accumulates(rng):
+    logits = leaf(rng, 4, 6)
+    loss = F.cross_entropy(logits, np.array([0, 5, 2, 2]))
+    loss.backward()
+    first = logits.grad.copy()
+    loss.backward()  # the engine's rule: a second backward adds the same gradient again
+    np.testing.assert_allclose(logits.grad, 2 * first, rtol=1e-15)

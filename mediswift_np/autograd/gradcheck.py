@@ -76,7 +76,7 @@ def gradcheck(
         bound = atol + rtol * np.abs(numeric)
         if not np.all(err <= bound):
             j = int(np.argmax(err - bound))
-            idx = np.unravel_index(j, t.shape)
+            idx = tuple(int(i) for i in np.unravel_index(j, t.shape))
             raise AssertionError(
                 f"gradient of input {i} (shape {t.shape}) wrong at {idx}: "
                 f"analytic {analytic.reshape(-1)[j]:.10g} vs numeric {numeric.reshape(-1)[j]:.10g} "

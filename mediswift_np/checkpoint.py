@@ -1,0 +1,151 @@
+"""Checkpoints you can trust: ``.npz`` + JSON, never pickle, written atomically.
+
+A checkpoint is a directory::
+
+    DIR/state.json           the manifest: format version, configs, step, RNG states,
+                             losses, and the name + SHA-256 of the array file
+    DIR/arrays-000300.npz    weights, masks (mask/<name>), AdamW moments (adam/m/<name>,
+                             adam/v/<name>, adam/t), any extra arrays (e.g. soft prompts)
+    DIR/tokenizer/           bpecodes + dict.txt (fastBPE files)
+
+Writing order makes a crash at any moment harmless: the new array file (a new name,
+written atomically), then the tokenizer, then ``state.json`` (atomically replaced), and
+only then the previous array file is deleted. Until ``state.json`` is replaced it still
+names the previous, complete array file. Loading checks the manifest's hash, so a
+truncated or swapped array file is reported, never silently used; arrays load with
+``allow_pickle=False``, so a checkpoint can never run code.
+
+Does not handle: sharded checkpoints, or loading a checkpoint of another format version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import GPTConfig
+from .errors import UserError
+from .fileio import atomic_savez, atomic_write_json
+from .model import GPT
+from .tokenizer import Tokenizer
+
+FORMAT_VERSION = 1
+STATE_FILE = "state.json"
+TOKENIZER_DIR = "tokenizer"
+
+
+class CheckpointError(UserError):
+    """A missing, truncated, corrupt or mismatched checkpoint."""
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def model_arrays(model: GPT, optimizer=None) -> dict[str, np.ndarray]:
+    """Weights, masks and (optionally) AdamW state of a model as one flat dict."""
+    arrays = dict(model.state_dict())
+    for name, p in model.named_parameters():
+        if p.mask is not None:
+            arrays[f"mask/{name}"] = p.mask
+    if optimizer is not None:
+        arrays.update({f"adam/{k}": v for k, v in optimizer.state_dict().items()})
+    return arrays
+
+
+def save(directory, arrays: dict[str, np.ndarray], state: dict[str, Any], tokenizer: Tokenizer | None = None) -> Path:
+    """Write a checkpoint atomically (see the module docstring for the order)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    previous = _read_manifest(directory / STATE_FILE) if (directory / STATE_FILE).is_file() else None
+    array_file = f"arrays-{int(state.get('step', 0)):06d}.npz"
+    if previous is not None and previous.get("array_file") == array_file:
+        array_file = f"arrays-{int(state.get('step', 0)):06d}b.npz"  # never overwrite the file in use
+    atomic_savez(directory / array_file, arrays)
+    if tokenizer is not None:
+        tokenizer.save(directory / TOKENIZER_DIR)
+    manifest = {"format_version": FORMAT_VERSION, **state, "array_file": array_file, "array_sha256": _sha256(directory / array_file)}
+    atomic_write_json(directory / STATE_FILE, manifest)
+    if previous is not None and previous.get("array_file") not in (None, array_file):
+        (directory / previous["array_file"]).unlink(missing_ok=True)
+    return directory
+
+
+def _read_manifest(path: Path) -> dict:
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    except UnicodeDecodeError:
+        raise CheckpointError(f"{path}: not UTF-8 text") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: expected a JSON object")
+    return state
+
+
+def load(directory) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Read and verify a checkpoint: (arrays, state)."""
+    directory = Path(directory)
+    manifest = directory / STATE_FILE
+    if not manifest.is_file():
+        raise CheckpointError(f"no checkpoint in {directory} (missing {STATE_FILE})")
+    state = _read_manifest(manifest)
+    if state.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{manifest}: format version {state.get('format_version')!r}, this code reads {FORMAT_VERSION}")
+    array_path = directory / str(state.get("array_file", ""))
+    if not array_path.is_file():
+        raise CheckpointError(f"checkpoint {directory} is incomplete: {array_path.name} is missing")
+    if _sha256(array_path) != state.get("array_sha256"):
+        raise CheckpointError(f"{array_path}: truncated or modified (SHA-256 does not match {STATE_FILE})")
+    try:
+        with np.load(array_path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (zipfile.BadZipFile, ValueError, OSError) as e:
+        raise CheckpointError(f"{array_path}: cannot be read ({e})") from None
+    return arrays, state
+
+
+def load_tokenizer(directory) -> Tokenizer:
+    path = Path(directory) / TOKENIZER_DIR
+    if not path.is_dir():
+        raise CheckpointError(f"checkpoint {directory} has no tokenizer/ folder")
+    return Tokenizer.load(path)
+
+
+def restore_model(arrays: dict[str, np.ndarray], state: dict[str, Any]) -> GPT:
+    """Rebuild the GPT described by ``state['model']`` with its weights and masks."""
+    try:
+        cfg = GPTConfig.from_dict(state["model"])
+    except (KeyError, TypeError) as e:
+        raise CheckpointError(f"checkpoint state has no valid model config ({e})") from None
+    model = GPT(cfg)
+    weights = {k: v for k, v in arrays.items() if "/" not in k}  # masks, optimizer state etc. are "kind/name"
+    model.load_state_dict(weights)
+    for name, p in model.named_parameters():
+        mask = arrays.get(f"mask/{name}")
+        if mask is not None:
+            if mask.shape != p.shape or mask.dtype != np.bool_:
+                raise CheckpointError(f"mask/{name} has shape {mask.shape} and dtype {mask.dtype}, expected bool {p.shape}")
+            p.mask = mask
+    return model
+
+
+def load_model(directory) -> tuple[GPT, Tokenizer, dict[str, Any]]:
+    """(model, tokenizer, state) of a checkpoint directory, with vocabulary sizes checked."""
+    arrays, state = load(directory)
+    model = restore_model(arrays, state)
+    tokenizer = load_tokenizer(directory)
+    if tokenizer.vocab_size != model.config.vocab_size:
+        raise CheckpointError(
+            f"checkpoint {directory}: tokenizer has {tokenizer.vocab_size} entries, model vocab_size is {model.config.vocab_size}"
+        )
+    return model, tokenizer, state

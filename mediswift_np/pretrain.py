@@ -1,0 +1,303 @@
+"""Sparse pre-training: ``python -m mediswift_np.pretrain --tiny [--sparsity S]``.
+
+The paper's pre-training (Sec. 3.2-3.3, App. A.1) at whatever scale fits: a corpus is
+Moses+BPE tokenized (the tokenizer is trained on it and saved with the checkpoint),
+turned into one id stream with 3% held out for validation (Table 1), and a GPT-3
+decoder minimises the next-token loss of Eq. 1 with a static random mask on the six
+matrices of every block (``--sparsity``), using AdamW with linear warmup over 10% of
+the steps and cosine decay to 10% of the peak.
+
+``--tiny`` is the classroom recipe: the embedded synthetic biomedical corpus and a
+~1M-parameter model, in well under a minute on two cores. ``--model med|large|xl`` builds
+the paper's sizes (slow in NumPy, but every step is the same code); ``--corpus PATH``
+trains on real text (PubMed XML, JSON lines, plain text).
+
+Tiny models learn better at a larger peak learning rate than the paper's 2e-4 (chosen
+for 302M-1.2B models), so ``--tiny`` defaults to 2e-3; the schedule's shape is the
+paper's. FLOPs: ``flops_counted`` is what the engine executed in forward + backward
+passes (optimizer excluded); ``flops_analytic`` is Hoffmann et al.'s formula for the same
+tokens (see mediswift_np.flops and tests/test_flops_counted.py for how they differ).
+
+Checkpoints (see checkpoint.py) hold everything needed to continue bit-identically
+with ``--resume DIR``: weights, masks, AdamW moments and step, both RNG states, the
+loss history and the tokenizer.
+
+Does not handle: multiple processes, gradient accumulation, mixed precision.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+from tqdm import tqdm
+
+from . import checkpoint, flops, sparse
+from .autograd import count_flops, no_grad
+from .config import GPTConfig, get_preset
+from .data import iterate_val_batches, read_corpus, sample_batch, synthetic_corpus, token_stream, train_val_split
+from .errors import UserError, print_json, run_cli
+from .model import GPT
+from .optim import AdamW, AdamWConfig, lr_schedule
+from .tokenizer import Tokenizer
+
+
+class TrainingDiverged(UserError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """Everything that determines a pre-training run (stored in its checkpoints)."""
+
+    model: str = "tiny"  # a preset of config.PRESETS; its vocab_size is replaced by the tokenizer's
+    n_layer: int = 0  # 0 = the preset's; set to vary the model size (e.g. Sec. 3.4 comparisons)
+    n_embd: int = 0
+    n_head: int = 0
+    sparsity: float = 0.0  # s of the six matrices of every block (Sec. 3.3)
+    steps: int = 400
+    batch_size: int = 16
+    seq_len: int = 64
+    lr: float = 2e-3  # peak learning rate (paper: 2e-4 for Med/Large/XL)
+    weight_decay: float = 0.1
+    grad_clip: float = 1.0
+    seed: int = 0
+    merges: int = 1200  # BPE merges learned on the corpus
+    n_docs: int = 3000  # size of the synthetic corpus (ignored with --corpus)
+    corpus: tuple[str, ...] = ()  # real corpus files; empty = the synthetic corpus
+    val_fraction: float = 0.03  # Table 1: 3% validation
+    eval_every: int = 100
+    eval_batches: int = 16  # validation windows per evaluation = eval_batches * batch_size
+    save_every: int = 0  # 0 = save only at the end
+    sparse_backend: str = "auto"
+
+    def model_config(self, vocab_size: int) -> GPTConfig:
+        """The preset with the tokenizer's vocabulary and any size overrides (validated)."""
+        sizes = {k: getattr(self, k) for k in ("n_layer", "n_embd", "n_head") if getattr(self, k)}
+        return get_preset(self.model).with_(vocab_size=vocab_size, **sizes)
+
+    def validate(self) -> "PretrainConfig":
+        sparse.check_sparsity(self.sparsity)
+        self.model_config(vocab_size=8)  # raises for an unknown preset or heads not dividing n_embd
+        for name in ("steps", "batch_size", "seq_len", "merges", "n_docs", "eval_batches"):
+            if getattr(self, name) < 1:
+                raise UserError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise UserError(f"--lr must be positive, got {self.lr}")
+        if self.sparse_backend not in sparse.BACKENDS:
+            raise UserError(f"unknown --sparse-backend {self.sparse_backend!r}; choose from {', '.join(sparse.BACKENDS)}")
+        return self
+
+
+PAPER_RECIPE = {"lr": 2e-4}  # App. A.1 peak learning rate, the default for med/large/xl
+
+
+def load_texts(cfg: PretrainConfig) -> list[str]:
+    """The documents to train on: real files (streamed) or the synthetic corpus."""
+    if not cfg.corpus:
+        return synthetic_corpus(cfg.n_docs, cfg.seed)
+    docs = [doc for path in cfg.corpus for doc in read_corpus(path)]
+    if not docs:
+        raise UserError(f"empty corpus: no documents in {', '.join(cfg.corpus)}")
+    return docs
+
+
+def evaluate(model: GPT, stream: np.ndarray, cfg: PretrainConfig) -> float:
+    """Mean next-token loss over the first ``eval_batches`` validation batches (deterministic)."""
+    total, n = 0.0, 0
+    model.eval()
+    with no_grad():
+        for i, (x, y) in enumerate(iterate_val_batches(stream, cfg.batch_size, cfg.seq_len)):
+            if i == cfg.eval_batches:
+                break
+            _, loss = model(x, y)
+            total += loss.item() * x.size
+            n += x.size
+    model.train()
+    return total / n
+
+
+def train(
+    cfg: PretrainConfig, out: Path, resume: Path | None = None, progress: bool = True, stop_after: int | None = None
+) -> dict[str, Any]:
+    """Run (or continue) pre-training and return the summary written to ``out``.
+
+    ``stop_after`` ends the session after that many steps in total (saving a checkpoint
+    to resume from) without changing the planned schedule of ``cfg.steps``.
+    """
+    start = time.perf_counter()
+    if resume is not None:
+        arrays, state = checkpoint.load(resume)
+        tokenizer = checkpoint.load_tokenizer(resume)
+    else:
+        arrays, state = None, {}
+        tokenizer = Tokenizer.train(load_texts(cfg), cfg.merges, progress=progress)
+    stream = token_stream(load_texts(cfg), tokenizer, progress=progress)
+    train_ids, val_ids = train_val_split(stream, cfg.val_fraction, tokenizer.eos_id)
+    for part, ids in (("training", train_ids), ("validation", val_ids)):
+        if len(ids) < cfg.seq_len + 1:
+            raise UserError(f"{part} split has {len(ids)} tokens, fewer than --seq-len + 1 = {cfg.seq_len + 1}; use a larger corpus")
+
+    model_cfg = cfg.model_config(tokenizer.vocab_size)
+    if cfg.seq_len > model_cfg.n_ctx:
+        raise UserError(f"--seq-len {cfg.seq_len} exceeds the model context {model_cfg.n_ctx}")
+    opt_cfg = AdamWConfig(lr=cfg.lr, weight_decay=cfg.weight_decay, grad_clip=cfg.grad_clip)
+    data_rng = np.random.default_rng([cfg.seed, 2])
+    sparse.set_backend(cfg.sparse_backend)
+    if arrays is None:
+        model = GPT(model_cfg, seed=cfg.seed)
+        if cfg.sparsity > 0:
+            sparse.sparsify(model, cfg.sparsity, np.random.default_rng([cfg.seed, 3]))  # Sec. 3.3: static random masks
+        opt = AdamW(model.named_parameters(), opt_cfg)
+        state = {"step": 0, "train_losses": [], "val_losses": [], "flops_counted": 0, "initial_loss": evaluate(model, val_ids, cfg)}
+    else:  # continue exactly where the checkpoint stopped
+        model = checkpoint.restore_model(arrays, state)
+        if model.config != model_cfg:
+            raise checkpoint.CheckpointError(f"checkpoint {resume}: model config does not match its tokenizer/pre-training config")
+        opt = AdamW(model.named_parameters(), opt_cfg)
+        opt.load_state_dict({k.removeprefix("adam/"): v for k, v in arrays.items() if k.startswith("adam/")})
+        data_rng.bit_generator.state = state["data_rng"]
+        model.dropout_rng.bit_generator.state = state["dropout_rng"]
+
+    def save(step: int) -> None:
+        state.update(
+            step=step, kind="pretrain", pretrain=dataclasses.asdict(cfg), model=model_cfg.to_dict(),
+            data_rng=data_rng.bit_generator.state, dropout_rng=model.dropout_rng.bit_generator.state,
+        )  # fmt: skip
+        checkpoint.save(out, checkpoint.model_arrays(model, opt), state, tokenizer)
+
+    bar = tqdm(range(state["step"], cfg.steps), desc="pre-training", unit="step", disable=not progress, initial=state["step"], total=cfg.steps)
+    for step in bar:
+        x, y = sample_batch(train_ids, cfg.batch_size, cfg.seq_len, data_rng)
+        with count_flops() as counted, np.errstate(over="ignore", invalid="ignore"):  # a diverging run is caught below
+            _, loss = model(x, y)  # Eq. 1 with m ⊙ θ
+            loss.backward()
+        value = loss.item()
+        if not math.isfinite(value):
+            raise TrainingDiverged(f"loss became {value} at step {step}; last good checkpoint kept in {out} (try a lower --lr)")
+        lr = lr_schedule(step, cfg.steps, peak=cfg.lr)  # App. A.1: 10% linear warmup, cosine to 10%
+        with np.errstate(over="ignore", invalid="ignore"):
+            opt.clip_grad_norm()
+            opt.step(lr)
+        opt.zero_grad()
+        state["flops_counted"] += counted.total()
+        state["train_losses"].append(value)
+        bar.set_postfix(loss=f"{value:.3f}", lr=f"{lr:.2e}")
+        if cfg.eval_every and (step + 1) % cfg.eval_every == 0 and step + 1 < cfg.steps:
+            state["val_losses"].append([step + 1, evaluate(model, val_ids, cfg)])
+        if cfg.save_every and (step + 1) % cfg.save_every == 0 and step + 1 < cfg.steps:
+            save(step + 1)
+        if stop_after is not None and step + 1 == stop_after and step + 1 < cfg.steps:
+            bar.close()
+            save(step + 1)
+            return {"stopped_at": step + 1, "steps": cfg.steps, "checkpoint": str(out)}
+    bar.close()
+
+    final = evaluate(model, val_ids, cfg)
+    if not state["val_losses"] or state["val_losses"][-1][0] != cfg.steps:
+        state["val_losses"].append([cfg.steps, final])
+    tokens = cfg.steps * cfg.batch_size * cfg.seq_len
+    report = sparse.sparsity_report(model)
+    state["summary"] = {
+        "initial_loss": state["initial_loss"],
+        "final_loss": final,
+        "ln_vocab": math.log(model_cfg.vocab_size),
+        "train_loss_first": state["train_losses"][0],
+        "train_loss_last": state["train_losses"][-1],
+        "steps": cfg.steps,
+        "tokens": tokens,
+        "sparsity": cfg.sparsity,
+        "overall_sparsity": report.overall_sparsity,
+        "params": model.num_parameters(),
+        "active_params": report.active_params,
+        "vocab_size": model_cfg.vocab_size,
+        "flops_analytic": flops.training_flops(model_cfg, cfg.seq_len, cfg.sparsity, tokens=tokens),
+        "flops_counted": state["flops_counted"],
+        "wall_seconds": None,
+        "checkpoint": str(out),
+    }
+    save(cfg.steps)
+    summary = dict(state["summary"], wall_seconds=round(time.perf_counter() - start, 3))
+    return summary
+
+
+# ----------------------------------------------------------------------------- command line
+
+FIELDS = {f.name: f for f in dataclasses.fields(PretrainConfig)}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m mediswift_np.pretrain",
+        description="Sparse pre-training of a GPT-3 decoder (MediSwift Sec. 3). Example: --tiny --sparsity 0.75",
+    )
+    p.add_argument("--tiny", action="store_true", help="the classroom recipe: synthetic corpus, tiny model (default model)")
+    p.add_argument("--out", type=Path, help="checkpoint directory (default runs/pretrain-<model>-s<sparsity>)")
+    p.add_argument("--resume", type=Path, help="continue the run saved in this checkpoint directory")
+    p.add_argument("--json", action="store_true", help="print one JSON summary as the last line of stdout")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--stop-after", type=int, metavar="K", help="save and stop after K steps (resume later with --resume)")
+    for f in dataclasses.fields(PretrainConfig):  # one option per config field, default None = "not given"
+        flag = "--" + f.name.replace("_", "-")
+        if f.name == "corpus":
+            p.add_argument(flag, action="append", metavar="PATH", help="real corpus file (.xml, .xml.gz, .jsonl, .txt); repeatable")
+        elif f.name == "sparse_backend":
+            p.add_argument(flag, choices=sparse.BACKENDS, help=f"masked matmul path (default {f.default}; see sparse.py)")
+        else:
+            p.add_argument(flag, type=type(f.default), metavar=f.name.upper(), help=f"default {f.default}")
+    return p
+
+
+def config_from_args(args: argparse.Namespace, base: dict | None = None) -> PretrainConfig:
+    """Defaults, then the checkpoint's config (on resume), then what the user gave."""
+    given = {k: (tuple(v) if k == "corpus" else v) for k, v in vars(args).items() if k in FIELDS and v is not None}
+    if base is not None:
+        changed = {k: v for k, v in given.items() if k != "steps" and base.get(k) != v}
+        if changed:
+            k, v = next(iter(changed.items()))
+            raise UserError(f"config mismatch on resume: --{k.replace('_', '-')} {v} but the checkpoint has {base.get(k)}")
+        values = {**base, "corpus": tuple(base.get("corpus", ())), **given}
+    else:
+        model = given.get("model", "tiny")
+        values = {**(PAPER_RECIPE if model in ("med", "large", "xl") else {}), **given}
+    return PretrainConfig(**values).validate()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.resume is not None:
+        _, state = checkpoint.load(args.resume)
+        if state.get("kind") != "pretrain":
+            raise UserError(f"{args.resume} is not a pre-training checkpoint")
+        cfg = config_from_args(args, state["pretrain"])
+        if cfg.steps <= state["step"]:
+            raise UserError(f"--steps {cfg.steps} is not beyond the checkpoint's step {state['step']}")
+        if cfg.steps != state["pretrain"]["steps"]:
+            raise UserError(f"config mismatch on resume: --steps {cfg.steps} but the run was planned for {state['pretrain']['steps']} (the schedule depends on it)")
+        out = args.out or args.resume
+    else:
+        cfg = config_from_args(args)
+        out = args.out or Path("runs") / f"pretrain-{cfg.model}-s{cfg.sparsity:g}"
+    summary = train(cfg, Path(out), args.resume, progress=not args.quiet, stop_after=args.stop_after)
+    if args.json:
+        print_json(summary)
+    elif "stopped_at" in summary:
+        print(f"stopped after {summary['stopped_at']} of {summary['steps']} steps; resume with --resume {summary['checkpoint']}")
+    else:
+        print(
+            f"val loss {summary['initial_loss']:.3f} -> {summary['final_loss']:.3f} (ln V = {summary['ln_vocab']:.3f}); "
+            f"{summary['steps']} steps, {summary['tokens']:,} tokens, sparsity {summary['sparsity']:g} "
+            f"(overall {summary['overall_sparsity']:.3f}); FLOPs counted {summary['flops_counted']:.3e}, "
+            f"analytic {summary['flops_analytic']:.3e}; {summary['wall_seconds']:.1f} s; checkpoint {summary['checkpoint']}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,90 @@
+"""Counted = analytic: the engine's FLOP count of a training step against the App. F
+formula, term by term, for tiny configs at s ∈ {0, 0.5, 0.75} (SPEC stage 11)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mediswift_np import flops, sparse
+from mediswift_np.autograd import count_flops
+from mediswift_np.config import GPTConfig
+from mediswift_np.flop_audit import PRODUCT_TERMS, expected_counts, reconcile
+from mediswift_np.model import GPT
+
+CONFIGS = [
+    GPTConfig(vocab_size=64, n_ctx=16, n_layer=2, n_embd=16, n_head=2),
+    GPTConfig(vocab_size=300, n_ctx=32, n_layer=3, n_embd=32, n_head=4),
+]
+
+
+def count_step(cfg, batch, seq_len, s, backend="dense"):
+    model = GPT(cfg, seed=0)
+    if s > 0:
+        sparse.sparsify(model, s, np.random.default_rng(1))
+    x = np.random.default_rng(2).integers(0, cfg.vocab_size, (batch, seq_len))
+    with sparse.use_backend(backend), count_flops() as counter:
+        _, loss = model(x, np.roll(x, -1, 1))
+        loss.backward()
+    return counter
+
+
+@pytest.mark.parametrize("s", [0.0, 0.5, 0.75])
+@pytest.mark.parametrize("cfg", CONFIGS, ids=["L2-d16", "L3-d32"])
+def test_every_count_matches_its_closed_form(cfg, s):
+    batch, T = 3, cfg.n_ctx
+    counter = count_step(cfg, batch, T, s)
+    expected = expected_counts(cfg, batch, T, s)
+    recorded = {(sc, k) for sc, k, _ in counter.counts}
+    assert recorded == set(expected)  # no unexplained kind of work
+    for (scope, kind), (fwd, bwd) in expected.items():
+        assert counter.total(scope=scope, kind=kind, phase="forward") == fwd, (scope, kind)
+        assert counter.total(scope=scope, kind=kind, phase="backward") == bwd, (scope, kind)
+
+
+@pytest.mark.parametrize("s", [0.0, 0.5, 0.75])
+@pytest.mark.parametrize("cfg", CONFIGS, ids=["L2-d16", "L3-d32"])
+def test_matrix_products_equal_analytic_exactly(cfg, s):
+    batch, T = 2, cfg.n_ctx
+    counter = count_step(cfg, batch, T, s)
+    rows = {r.term: r for r in reconcile(counter, cfg, batch, T, s)}
+    for term in PRODUCT_TERMS:
+        assert rows[term].counted == rows[term].analytic, term  # 3 × forward, (1-s) for the six matrices
+    assert sum(r.counted for r in rows.values()) == counter.total()  # every FLOP is in some row
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=["L2-d16", "L3-d32"])
+def test_differences_are_the_documented_ones(cfg):
+    batch, T, C, V, L, nh = 2, cfg.n_ctx, cfg.n_embd, cfg.vocab_size, cfg.n_layer, cfg.n_head
+    rows = {r.term: r for r in reconcile(count_step(cfg, batch, T, 0.0), cfg, batch, T)}
+    N, scores = batch * T, batch * nh * T * T
+    # softmax: App. F prices 3 FLOPs per score, × 3 for training; the engine 4 forward, 2 + (T,hs) dot backward
+    assert rows["attention.softmax"].analytic == L * 3 * 3 * scores
+    assert rows["attention.softmax"].counted == L * (4 * scores + 2 * scores + 2 * N * C)
+    # embeddings: App. F one-hot matmul 2·T·V·C per sequence, forward + weight gradient (paper convention)
+    assert rows["embeddings"].analytic == batch * 2 * (2 * T * V * C)
+    assert rows["embeddings"].counted == N * C + (N * C - T * C) + N * C  # add, position reduce, scatter-add
+
+
+def test_sparse_scipy_path_counts_the_same():
+    cfg = CONFIGS[0]
+    a = count_step(cfg, 2, 16, 0.75, backend="dense")
+    b = count_step(cfg, 2, 16, 0.75, backend="scipy")
+    assert dict(a.counts) == dict(b.counts)
+
+
+def test_sparse_products_scale_by_one_minus_s():
+    cfg = CONFIGS[1]
+    dense = count_step(cfg, 2, 32, 0.0)
+    for s in (0.5, 0.75):
+        sp = count_step(cfg, 2, 32, s)
+        for scope in ("attention.qkv", "attention.output", "mlp"):
+            assert sp.total(scope=scope, kind="sparse_matmul") == (1 - s) * dense.total(scope=scope, kind="matmul")
+        for scope in ("attention.logits", "attention.values", "final_logits"):
+            assert sp.total(scope=scope) == dense.total(scope=scope)  # attention and the vocab stay dense
+
+
+def test_analytic_per_step_total_is_the_flops_module():
+    cfg = CONFIGS[1]
+    rows = reconcile(count_step(cfg, 2, 32, 0.5), cfg, 2, 32, 0.5)
+    assert sum(r.analytic for r in rows) == pytest.approx(2 * flops.training_flops(cfg, 32, 0.5))

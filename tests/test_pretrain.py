@@ -1,0 +1,190 @@
+"""Pre-training end to end: learning, the JSON contract, checkpoints that resume
+bit-identically (also after SIGKILL), divergence handling and bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mediswift_np import checkpoint, flops
+from mediswift_np.pretrain import PretrainConfig, train
+
+SMALL = dict(steps=40, batch_size=8, seq_len=32, n_docs=300, merges=200, eval_batches=2, eval_every=20, lr=5e-3)
+
+
+def run_cli(*args, check=True, timeout=300):
+    proc = subprocess.run([sys.executable, "-m", "mediswift_np.pretrain", *args], capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(proc.stderr)
+    return proc
+
+
+def cli_args(cfg: dict) -> list[str]:
+    return [a for k, v in cfg.items() for a in (f"--{k.replace('_', '-')}", str(v))]
+
+
+def arrays_of(directory: Path) -> dict[str, np.ndarray]:
+    return checkpoint.load(directory)[0]
+
+
+def assert_same_run(a: Path, b: Path) -> None:
+    (arr_a, st_a), (arr_b, st_b) = checkpoint.load(a), checkpoint.load(b)
+    assert arr_a.keys() == arr_b.keys()
+    for k in arr_a:
+        assert np.array_equal(arr_a[k], arr_b[k]), k  # bitwise: weights, masks, AdamW moments, step
+    assert st_a["train_losses"] == st_b["train_losses"]
+    assert st_a["val_losses"] == st_b["val_losses"]
+    assert st_a["data_rng"] == st_b["data_rng"] and st_a["flops_counted"] == st_b["flops_counted"]
+
+
+def test_sparse_run_learns_and_reports(tmp_path):
+    cfg = PretrainConfig(sparsity=0.5, **SMALL)
+    s = train(cfg, tmp_path / "run", progress=False)
+    assert s["final_loss"] < s["initial_loss"] - 1.0  # it learns
+    assert abs(s["initial_loss"] - s["ln_vocab"]) < 0.1  # starts at ≈ ln V (see test_model)
+    assert s["tokens"] == 40 * 8 * 32
+    model_cfg = cfg.model_config(s["vocab_size"])
+    assert s["flops_analytic"] == flops.training_flops(model_cfg, 32, 0.5, tokens=s["tokens"])
+    model, tok, state = checkpoint.load_model(tmp_path / "run")
+    masked = [p for p in model.parameters() if p.mask is not None]
+    assert len(masked) == 4 * model_cfg.n_layer and all(np.all(p.data[~p.mask] == 0) for p in masked)
+    assert tok.vocab_size == model.config.vocab_size == s["vocab_size"]
+    # Table 1: 3% validation; Sec. 2.1: overall sparsity S = Σ s_l N_l / N
+    assert s["overall_sparsity"] == pytest.approx(0.5 * 12 * 128**2 * 4 / s["params"])
+
+
+def test_cli_json_contract(tmp_path):
+    out = tmp_path / "cli"
+    proc = run_cli("--tiny", "--json", "--quiet", "--out", str(out), *cli_args({**SMALL, "steps": 6}))
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    for key in ("initial_loss", "final_loss", "steps", "tokens", "sparsity", "flops_analytic", "flops_counted", "wall_seconds", "checkpoint"):
+        assert key in summary
+    assert summary["steps"] == 6 and summary["sparsity"] == 0.0 and Path(summary["checkpoint"]) == out
+    assert math.isfinite(summary["final_loss"]) and summary["wall_seconds"] > 0
+
+
+def test_resume_is_bit_identical(tmp_path):
+    cfg = PretrainConfig(sparsity=0.75, **{**SMALL, "steps": 12, "eval_every": 4})
+    train(cfg, tmp_path / "straight", progress=False)
+    stopped = train(cfg, tmp_path / "split", progress=False, stop_after=6)
+    assert stopped["stopped_at"] == 6 and checkpoint.load(tmp_path / "split")[1]["step"] == 6
+    train(cfg, tmp_path / "split", resume=tmp_path / "split", progress=False)
+    assert_same_run(tmp_path / "straight", tmp_path / "split")
+
+
+def test_resume_after_sigkill_is_bit_identical(tmp_path):
+    cfg = {**SMALL, "steps": 150, "save_every": 5, "sparsity": 0.5}
+    run_cli("--quiet", "--out", str(tmp_path / "straight"), *cli_args(cfg))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mediswift_np.pretrain", "--quiet", "--out", str(tmp_path / "killed"), *cli_args(cfg)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    state_file = tmp_path / "killed" / "state.json"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if state_file.is_file() and json.loads(state_file.read_text())["step"] >= 10:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = checkpoint.load(tmp_path / "killed")[1]["step"]  # still a valid checkpoint
+    assert 10 <= killed_at < 150, "the run must really have been interrupted"
+    run_cli("--quiet", "--resume", str(tmp_path / "killed"))
+    assert_same_run(tmp_path / "straight", tmp_path / "killed")
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
+    out = tmp_path / "diverge"
+    proc = run_cli("--quiet", "--out", str(out), "--save-every", "1", *cli_args({**SMALL, "lr": 1e30, "steps": 20}), check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "loss became" in proc.stderr and "last good checkpoint" in proc.stderr
+    _, state = checkpoint.load(out)  # loads cleanly
+    assert all(math.isfinite(v) for v in state["train_losses"])
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--sparsity", "1.0"], "sparsity must be in [0, 1)"),
+        (["--sparsity", "-0.5"], "sparsity must be in [0, 1)"),
+        (["--n-head", "5"], "does not divide"),
+        (["--model", "huge"], "unknown model preset"),
+        (["--steps", "0"], "--steps must be >= 1"),
+        (["--corpus", "EMPTY"], "empty corpus"),
+        (["--corpus", "MISSING"], "no such file"),
+        (["--resume", "MISSING"], "no checkpoint"),
+    ],
+)
+def test_bad_input_one_line_exit_2_nothing_written(tmp_path, args, message):
+    (tmp_path / "empty.txt").write_text("\n\n")
+    args = [{"EMPTY": str(tmp_path / "empty.txt"), "MISSING": str(tmp_path / "nope")}.get(a, a) for a in args]
+    out = tmp_path / "out"
+    proc = run_cli("--quiet", "--out", str(out), *args, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1 and message in proc.stderr
+    assert proc.stdout == "" and not out.exists()
+
+
+@pytest.fixture(scope="module")
+def saved_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("saved") / "run"
+    train(PretrainConfig(sparsity=0.5, **{**SMALL, "steps": 4}), out, progress=False)
+    return out
+
+
+def test_truncated_checkpoint_is_rejected(saved_run, tmp_path):
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(saved_run, bad)
+    array_file = bad / checkpoint.load(bad)[1]["array_file"]
+    array_file.write_bytes(array_file.read_bytes()[:1000])
+    proc = run_cli("--resume", str(bad), check=False)
+    assert proc.returncode == 2 and "truncated or modified" in proc.stderr
+
+
+def test_config_mismatch_on_resume_is_rejected(saved_run):
+    proc = run_cli("--resume", str(saved_run), "--sparsity", "0.75", check=False)
+    assert proc.returncode == 2 and "config mismatch on resume: --sparsity 0.75" in proc.stderr
+
+
+def test_vocab_mismatch_is_rejected(saved_run, tmp_path):
+    import shutil
+
+    bad = tmp_path / "vocab"
+    shutil.copytree(saved_run, bad)
+    dict_txt = bad / "tokenizer" / "dict.txt"
+    dict_txt.write_text(dict_txt.read_text() + "zzzextra 0\n")
+    with pytest.raises(checkpoint.CheckpointError, match="tokenizer has .* entries, model vocab_size is"):
+        checkpoint.load_model(bad)
+    proc = run_cli("--resume", str(bad), check=False)
+    assert proc.returncode == 2
+
+
+def test_paper_preset_builds_and_takes_a_step():
+    """`--model med` is slow in NumPy but the same code: build it and take one step."""
+    from mediswift_np.config import PRESETS
+    from mediswift_np.model import GPT
+    from mediswift_np.optim import AdamW
+
+    cfg = PRESETS["med"].with_(vocab_size=500)  # a small vocabulary keeps memory modest
+    model = GPT(cfg)
+    assert model.num_parameters() == cfg.n_params()
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 500, (1, 16)), rng.integers(0, 500, (1, 16))
+    _, loss = model(x, y)
+    loss.backward()
+    opt = AdamW(model.named_parameters())
+    opt.clip_grad_norm()
+    opt.step(2e-4)
+    assert abs(loss.item() - (math.log(500) + 0.5 * 1024 * 0.02**2)) < 0.3  # ln V + σ²/2, see test_model
+    assert all(np.isfinite(p.data).all() for p in model.parameters())
