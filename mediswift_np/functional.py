@@ -256,19 +256,25 @@ def dropout(x: Tensor, p: float, rng: np.random.Generator | None, training: bool
     return Dropout.apply(x, p=p, rng=rng)
 
 
-def causal_mask(T: int) -> np.ndarray:
-    """(T, T) bool, True above the diagonal: position t may not attend to s > t."""
-    return np.triu(np.ones((T, T), dtype=bool), k=1)
+def causal_mask(Tq: int, Tk: int | None = None) -> np.ndarray:
+    """(Tq, Tk) bool, True where a query may NOT look: keys after the query's position.
+
+    With Tk > Tq (cached keys of earlier tokens, see model.KVCache) the queries are the
+    last Tq positions, so query i sits at position Tk - Tq + i.
+    """
+    Tk = Tq if Tk is None else Tk
+    return np.triu(np.ones((Tq, Tk), dtype=bool), k=1 + Tk - Tq)
 
 
 class CausalSelfAttention(Function):
     def forward(self, q, k, v, key_mask=None, dropout_p: float = 0.0, rng=None):
-        B, nh, T, hs = q.shape  # q, k, v: (B, nh, T, hs)
+        B, nh, T, hs = q.shape  # q: (B, nh, T, hs); k, v: (B, nh, Tk, hs), Tk ≥ T with cached keys
+        Tk = k.shape[2]
         scale = 1.0 / math.sqrt(hs)
         qs = q * np.asarray(scale, dtype=q.dtype)  # fold 1/√hs into q: (B,nh,T,hs) is smaller than (B,nh,T,T)
-        att = qs @ k.swapaxes(-1, -2)  # (B, nh, T, hs) @ (B, nh, hs, T) -> (B, nh, T, T)
-        blocked = causal_mask(T)  # (T, T)
-        if key_mask is not None:  # (B, T) True = a real token that may be attended to
+        att = qs @ k.swapaxes(-1, -2)  # (B, nh, T, hs) @ (B, nh, hs, Tk) -> (B, nh, T, Tk)
+        blocked = causal_mask(T, Tk)  # (T, Tk)
+        if key_mask is not None:  # (B, Tk) True = a real token that may be attended to
             blocked = blocked | ~key_mask[:, None, None, :].astype(bool)  # (B, 1, T, T)
         np.copyto(att, -np.inf, where=blocked)  # a select, not arithmetic
         p = _softmax_rows(att, inplace=True)  # (B, nh, T, T) attention probabilities, in att's buffer
@@ -278,7 +284,7 @@ class CausalSelfAttention(Function):
             pd = p * self.keep
         y = pd @ v  # (B, nh, T, T) @ (B, nh, T, hs) -> (B, nh, T, hs)
         self.qs, self.k, self.v, self.p, self.pd, self.y, self.scale = qs, k, v, p, pd, y, scale
-        mm = 2 * B * nh * T * T * hs  # one (T, T, hs) matmul per head
+        mm = 2 * B * nh * T * Tk * hs  # one (T, Tk, hs) matmul per head
         self.count(q.size, "elementwise", "scale")
         self.count(mm, "matmul", "logits")
         self.count(4 * p.size, "softmax", "softmax")  # x - max, exp, sum, divide
@@ -299,7 +305,7 @@ class CausalSelfAttention(Function):
         dS = 0 there.
         """
         B, nh, T, hs = g.shape
-        mm = 2 * B * nh * T * T * hs
+        mm = 2 * B * nh * T * self.k.shape[2] * hs
         dv = self.pd.swapaxes(-1, -2) @ g  # (B, nh, T, T) @ (B, nh, T, hs)
         dp = g @ self.v.swapaxes(-1, -2)  # (B, nh, T, hs) @ (B, nh, hs, T) -> (B, nh, T, T)
         self.count(2 * mm, "matmul", "values")
@@ -330,7 +336,8 @@ def causal_self_attention(
 ) -> Tensor:
     """Fused causal attention softmax(q kᵀ/√hs + mask) v for q, k, v of shape (B, nh, T, hs).
 
-    ``key_mask`` (B, T), optional: False marks padding that no query may attend to.
+    k and v may be longer than q (Tk > T: keys of earlier tokens from a KV cache).
+    ``key_mask`` (B, Tk), optional: False marks padding that no query may attend to.
     FLOPs are recorded under the sub-scopes ``logits``, ``softmax`` and ``values``, the
     names of the analytic terms (Hoffmann et al. App. F).
     """

@@ -18,7 +18,8 @@ embeddings, attention.qkv, attention.logits, attention.softmax, attention.values
 attention.output, mlp, final_logits -- plus layernorm, residual and loss, which the
 analytic formula leaves out.
 
-Does not handle: sequences longer than ``n_ctx``, key/value caching for training.
+Does not handle: sequences longer than ``n_ctx``, key/value caching for training
+(the cache is for generation under no_grad).
 """
 
 from __future__ import annotations
@@ -54,22 +55,47 @@ def parameter_shapes(cfg: GPTConfig) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
+class KVCache:
+    """Keys and values of every token processed so far, per layer (inference only).
+
+    Generating n tokens after a context of P tokens without a cache runs the model on
+    P+1, P+2, ..., P+n tokens: O(n·P) token-positions of work. With the cache, the
+    context is processed once and each new token costs one position (its attention
+    still reads all cached keys): O(P + n). See generate.py.
+    """
+
+    def __init__(self, n_layer: int):
+        self.keys: list[np.ndarray | None] = [None] * n_layer  # (B, nh, length, hs) per layer
+        self.values: list[np.ndarray | None] = [None] * n_layer
+        self.length = 0  # positions filled
+
+    def extend(self, layer: int, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        """Append this step's k, v (B, nh, T, hs) to layer ``layer``'s cache; return all of them."""
+        if self.keys[layer] is not None:
+            k = Tensor(np.concatenate([self.keys[layer], k.data], axis=2))
+            v = Tensor(np.concatenate([self.values[layer], v.data], axis=2))
+        self.keys[layer], self.values[layer] = k.data, v.data
+        return k, v
+
+
 class CausalSelfAttention(Module):
-    def __init__(self, cfg: GPTConfig, rng: np.random.Generator):
+    def __init__(self, cfg: GPTConfig, rng: np.random.Generator, index: int = 0):
         residual_std = cfg.init_std / math.sqrt(2 * cfg.n_layer)  # GPT-2: scale residual projections by 1/√(2L)
         self.c_attn = Linear(cfg.n_embd, 3 * cfg.n_embd, rng, cfg.init_std)  # query, key, value side by side
         self.c_proj = Linear(cfg.n_embd, cfg.n_embd, rng, residual_std)  # attention output projection
-        self.n_head, self.dropout_p = cfg.n_head, cfg.dropout
+        self.n_head, self.dropout_p, self.index = cfg.n_head, cfg.dropout, index
         self.resid_dropout = Dropout(cfg.dropout)
         self.rng: np.random.Generator | None = None  # set by GPT for attention dropout
 
-    def forward(self, x: Tensor, key_mask=None) -> Tensor:
+    def forward(self, x: Tensor, key_mask=None, cache: KVCache | None = None) -> Tensor:
         B, T, C = x.shape
         nh, hs = self.n_head, C // self.n_head
         with flop_scope("attention.qkv"):
             qkv = self.c_attn(x)  # (B, T, C) -> (B, T, 3C)
         qkv = qkv.reshape(B, T, 3, nh, hs).permute(2, 0, 3, 1, 4)  # (B, T, 3C) -> (3, B, nh, T, hs)
         q, k, v = qkv[0], qkv[1], qkv[2]  # each (B, nh, T, hs)
+        if cache is not None:
+            k, v = cache.extend(self.index, k, v)  # (B, nh, cached + T, hs)
         with flop_scope("attention"):
             y = F.causal_self_attention(q, k, v, key_mask, self.dropout_p, self.rng, self.training)  # (B, nh, T, hs)
         y = y.permute(0, 2, 1, 3).reshape(B, T, C)  # (B, nh, T, hs) -> (B, T, C)
@@ -91,16 +117,16 @@ class MLP(Module):
 
 
 class Block(Module):
-    def __init__(self, cfg: GPTConfig, rng: np.random.Generator):
+    def __init__(self, cfg: GPTConfig, rng: np.random.Generator, index: int = 0):
         self.ln_1 = LayerNorm(cfg.n_embd, cfg.layer_norm_eps)
-        self.attn = CausalSelfAttention(cfg, rng)
+        self.attn = CausalSelfAttention(cfg, rng, index)
         self.ln_2 = LayerNorm(cfg.n_embd, cfg.layer_norm_eps)
         self.mlp = MLP(cfg, rng)
 
-    def forward(self, x: Tensor, key_mask=None) -> Tensor:
+    def forward(self, x: Tensor, key_mask=None, cache: KVCache | None = None) -> Tensor:
         with flop_scope("layernorm"):
             h = self.ln_1(x)
-        a = self.attn(h, key_mask)
+        a = self.attn(h, key_mask, cache)
         with flop_scope("residual"):
             x = x + a
         with flop_scope("layernorm"):
@@ -117,7 +143,7 @@ class Transformer(Module):
         self.wte = Embedding(cfg.vocab_size, cfg.n_embd, rng, cfg.init_std)  # token embeddings, tied with the output
         self.wpe = Embedding(cfg.n_ctx, cfg.n_embd, rng, 0.01)  # learned absolute positions (GPT-2 init 0.01)
         self.drop = Dropout(cfg.dropout)
-        self.h = ModuleList([Block(cfg, rng) for _ in range(cfg.n_layer)])
+        self.h = ModuleList([Block(cfg, rng, i) for i in range(cfg.n_layer)])
         self.ln_f = LayerNorm(cfg.n_embd, cfg.layer_norm_eps)
 
 
@@ -143,17 +169,19 @@ class GPT(Module):
         loss_mask=None,
         prompt: Tensor | None = None,
         key_mask=None,
-        start_pos: int = 0,
+        cache: KVCache | None = None,
     ) -> tuple[Tensor, Tensor | None]:
         """Logits (B, T, V) and, given ``targets`` (B, T), the mean cross-entropy (Eq. 1).
 
         ``loss_mask`` (B, T) of 0/1 restricts the loss to some tokens (Eq. 3: targets only).
         ``prompt`` (P, C): soft-prompt embeddings addressed by ids V..V+P-1 in ``idx``.
-        ``key_mask`` (B, T): False for padding. ``start_pos`` offsets the positions.
+        ``key_mask`` (B, T): False for padding. ``cache``: a KVCache holding the earlier
+        tokens of these sequences (inference under no_grad); positions continue after them.
         """
         cfg, tr = self.config, self.transformer
         idx = np.asarray(idx)
         B, T = idx.shape
+        start_pos = 0 if cache is None else cache.length
         if start_pos + T > cfg.n_ctx:
             raise ValueError(f"sequence of {start_pos + T} tokens exceeds the context of {cfg.n_ctx}")
         with flop_scope("embeddings"):
@@ -165,7 +193,9 @@ class GPT(Module):
             pos = tr.wpe.weight[start_pos : start_pos + T]  # (T, C), broadcast over the batch
             x = tr.drop(tok + pos)
         for block in tr.h:
-            x = block(x, key_mask)  # (B, T, C)
+            x = block(x, key_mask, cache)  # (B, T, C)
+        if cache is not None:
+            cache.length += T
         with flop_scope("layernorm"):
             x = tr.ln_f(x)
         with flop_scope("final_logits"):
@@ -175,6 +205,9 @@ class GPT(Module):
         with flop_scope("loss"):
             loss = F.cross_entropy(logits, targets, loss_mask)
         return logits, loss
+
+    def new_cache(self) -> KVCache:
+        return KVCache(self.config.n_layer)
 
     def logits(self, ids) -> np.ndarray:
         """Logits (B, T, V) as a NumPy array, without building a gradient graph."""
