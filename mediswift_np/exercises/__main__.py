@@ -1,0 +1,61 @@
+"""Command line of the exercise checker.
+
+    python -m mediswift_np.exercises list
+    python -m mediswift_np.exercises check FILE.py [--exercise N ...] [--seed K] [--json]
+
+``check`` prints PASS / FAIL (with expected vs got and a hint) / TODO per exercise and
+exits 0 when every selected exercise passes, 1 otherwise, and 2 for bad input (missing
+file, a file that does not import, an unknown exercise number).
+
+Does not handle: watching the file for changes; run it again after each edit.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Sequence
+
+from ..errors import UserError, print_json, run_cli
+from . import EXERCISES, check
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m mediswift_np.exercises",
+        description="Check your answers to the sparse-FLOP exercises (tutorials/exercises/).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{check,list}")
+    c = sub.add_parser("check", help="grade a file of answers", description="Grade a file of answers.")
+    c.add_argument("file", help="your answers, e.g. tutorials/exercises/sparse_flops.py")
+    c.add_argument("--exercise", "-e", type=int, action="append", metavar="N",
+                   help="check only exercise N (repeat for several; default: all)")
+    c.add_argument("--seed", type=int, default=0, help="seed of the random test inputs (default 0)")
+    c.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    sub.add_parser("list", help="list the exercises and what to read first", description="List the exercises.")
+
+    def error(message: str):
+        raise UserError(message)
+
+    parser.error = error  # one-line "error: ..." and exit 2 through run_cli
+    for p in sub.choices.values():
+        p.error = error
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "list":
+        for e in EXERCISES:
+            names = ", ".join(t.function for t in e.tasks)
+            print(f"{e.number}. {e.title}\n   functions: {names}\n   read first: {e.reading}")
+        return 0
+    report = check(args.file, exercises=args.exercise, seed=args.seed)
+    if args.json:
+        print_json(report.to_dict())
+    else:
+        print(report.format())
+    return 0 if report.passed else 1
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,322 @@
+"""The exercise checker: solutions pass, the blank template is TODO, wrong answers fail
+with the hint that names the slip, and the command line exits 0 / 1 / 2.
+
+Wrong variants are the worked solutions with one function replaced by a typical slip;
+each must be recognised as that slip (its mistake key) and explained by its hint.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import REPO_ROOT
+from mediswift_np.accelerator.mapping import tile_bounds
+from mediswift_np.config import PRESETS
+from mediswift_np.errors import UserError, run_cli
+from mediswift_np.exercises import EXERCISES, FAIL, PASS, TODO, check, load_module
+from mediswift_np.exercises.__main__ import main
+from mediswift_np.exercises.emulator import emulated_speedup
+from mediswift_np.exercises.grading import same
+
+TEMPLATE = REPO_ROOT / "tutorials" / "exercises" / "sparse_flops.py"
+SOLUTIONS = REPO_ROOT / "tutorials" / "exercises" / "solutions" / "sparse_flops.py"
+
+
+@pytest.fixture(scope="module")
+def sol():
+    return load_module(SOLUTIONS)
+
+
+def variant(sol, **replaced):
+    """The solutions with some functions replaced."""
+    ns = types.SimpleNamespace(**{k: getattr(sol, k) for k in dir(sol) if not k.startswith("__")})
+    for name, fn in replaced.items():
+        setattr(ns, name, fn)
+    return ns
+
+
+def statuses(report):
+    return {e.number: e.status for e in report.exercises}
+
+
+# ----------------------------------------------------------------------------- solutions and template
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_solutions_pass_every_exercise(seed):
+    report = check(SOLUTIONS, seed=seed)
+    assert [e.number for e in report.exercises] == [1, 2, 3, 4, 5, 6, 7]
+    assert report.passed, report.format()
+    for e in report.exercises:
+        assert all(f.status == PASS and f.cases >= 6 for f in e.functions), e
+        assert bool(e.note) == (e.number >= 3)  # 3-7 add a line computed with the student's functions
+
+
+def test_blank_template_is_todo_everywhere():
+    report = check(TEMPLATE)
+    assert not report.passed
+    assert report.counts() == {PASS: 0, FAIL: 0, TODO: 7}
+    for e in report.exercises:
+        assert all(f.status == TODO and "NotImplementedError" in f.message for f in e.functions)
+    assert "read first: tutorials/05_flop_accounting.ipynb" in report.format()
+
+
+def test_template_and_solutions_define_the_same_functions(sol):
+    template = load_module(TEMPLATE)
+    wanted = [t.function for e in EXERCISES for t in e.tasks]
+    assert len(wanted) == 12 and len(set(wanted)) == 12
+    for name in wanted:
+        assert callable(getattr(template, name)) and callable(getattr(sol, name)), name
+
+
+def test_the_check_values_quoted_in_the_template_are_right(sol):
+    text = TEMPLATE.read_text()
+    assert "s = 0.75 gives 4,194,304" in text
+    assert sol.attention_projection_flops(PRESETS["tiny"], 128, 0.75) == 2 * 4 * 128**3 * 0.25 == 4_194_304
+    assert "s = 0 gives 302,311,424" in text
+    assert sol.active_params(PRESETS["med"], 0.0) == 24 * (12 * 1024**2 + 13 * 1024) + 2 * 1024 == 302_311_424
+    assert "about 2.14 for Med at s = 0.75" in text
+    assert round(sol.flop_savings(PRESETS["med"], 1024, 0.75), 2) == 2.14
+    med = sol.training_flops(PRESETS["med"], 1024, 0.75) * 104.86e9 / 1024
+    assert abs(med / 1.252e20 - 1) < 0.0014  # Table 6, within the 0.14% of SPEC stage 10
+
+
+def test_savings_identity_of_the_solutions(sol):
+    # savings = 1/(1 - f s): the closed form behind exercise 5
+    for name in ("med", "large", "xl"):
+        cfg = PRESETS[name]
+        f = sol.sparsified_share(cfg, 1024)
+        for s in (0.5, 0.75, 0.9):
+            assert sol.flop_savings(cfg, 1024, s) == pytest.approx(1 / (1 - f * s), rel=1e-12)
+    shares = [sol.sparsified_share(PRESETS[n], 1024) for n in ("med", "large", "xl")]
+    assert shares == sorted(shares)  # larger models spend more in the six matrices
+
+
+# ----------------------------------------------------------------------------- wrong answers
+
+OVERALL_PLAIN_MEAN = (lambda m: float(np.mean([1 - p.mask.mean() for _, p in m.named_parameters() if p.mask is not None]))
+                      if any(p.mask is not None for _, p in m.named_parameters()) else 0.0)  # fmt: skip
+
+
+def wrong_variants(sol):
+    """(exercise, {function: wrong version}, mistake key, phrase of the hint)."""
+    dense_attn = lambda c, S, s: sol.attention_projection_flops(c, S, 0.0)  # noqa: E731
+    return {
+        "attention without (1-s)": (1, {"attention_projection_flops": dense_attn}, "no_sparsity", "multiply by (1 − s)"),
+        "attention 1 FLOP per multiply-add": (1, {"attention_projection_flops": lambda c, S, s: sol.attention_projection_flops(c, S, s) / 2}, "multiply_add_as_one", "2·m·k·n"),
+        "attention with the score terms": (1, {"attention_projection_flops": lambda c, S, s: sol.attention_projection_flops(c, S, s) + sol.attention_score_flops(c, S)}, "included_attention_scores", "stay dense"),
+        "mlp with d_ff = d": (2, {"mlp_flops": lambda c, S, s: 2 * S * 2 * c.n_embd * c.n_embd * (1 - s)}, "d_ff_is_d", "d_ff = 4·d"),
+        "forward with one layer": (3, {"forward_flops": lambda c, S, s: sol.forward_flops(c.with_(n_layer=1), S, s)}, "missing_layers", "L = cfg.n_layer"),
+        "forward with sparse scores": (3, {"forward_flops": lambda c, S, s: sol.forward_flops(c, S, s) - s * c.n_layer * sol.attention_score_flops(c, S)}, "sparsified_attention_scores", "stay dense"),
+        "training = 3 forward": (3, {"training_flops": lambda c, S, s: 3 * sol.forward_flops(c, S, s)}, "embedding_counted_3x", "training = 3·forward − embeddings"),
+        "training = 2 forward": (3, {"training_flops": lambda c, S, s: 2 * sol.forward_flops(c, S, s)}, "backward_equals_forward", "backward = 2 × forward"),
+        "active with sparse biases": (4, {"active_params": lambda c, s: (1 - s) * c.n_params(embeddings=False)}, "sparsified_biases_and_layernorms", "biases and LayerNorm"),
+        "active without rounding": (4, {"active_params": lambda c, s: c.n_params(embeddings=False) - c.n_layer * s * 12 * c.n_embd**2}, "no_rounding", "round((1 − s)·rows·cols)"),
+        "overall over masked matrices": (4, {"overall_sparsity": lambda m: sum(int((~p.mask).sum()) for _, p in m.named_parameters() if p.mask is not None) / max(1, sum(p.size for _, p in m.named_parameters() if p.mask is not None))}, "over_masked_matrices_only", "embeddings included"),
+        "overall as a plain mean": (4, {"overall_sparsity": OVERALL_PLAIN_MEAN}, "unweighted_mean_per_parameter", "weight each s_l by N_l"),
+        "savings = 1/(1-s)": (5, {"flop_savings": lambda c, S, s: 1 / (1 - s)}, "theoretical", "1/(1 − f·s)"),
+        "savings inverted": (5, {"flop_savings": lambda c, S, s: 1 / sol.flop_savings(c, S, s)}, "inverted", "sparse/dense"),
+        "share of forward FLOPs": (5, {"sparsified_share": lambda c, S: c.n_layer * (sol.attention_projection_flops(c, S, 0) + sol.mlp_flops(c, S, 0)) / sol.forward_flops(c, S, 0)}, "forward_share", "3·forward − embeddings"),
+        "counted: every kind": (6, {"counted_product_flops": lambda counter, t: counter.total(scope=t)}, "all_kinds_in_scope", "biases"),
+        "counted: forward only": (6, {"counted_product_flops": lambda counter, t: sum(counter.total(t, k, "forward") for k in ("matmul", "sparse_matmul"))}, "forward_only", "phase 'backward'"),
+        "counted: dense kind only": (6, {"counted_product_flops": lambda counter, t: counter.total(scope=t, kind="matmul")}, "dense_kind_only", "'sparse_matmul'"),
+        "analytic: 2 x forward": (6, {"analytic_product_flops": lambda c, b, S, s, t: sol.analytic_product_flops(c, b, S, s, t) * 2 / 3}, "two_x_forward", "3 × forward, not 2 ×"),
+        "analytic: no batch": (6, {"analytic_product_flops": lambda c, b, S, s, t: sol.analytic_product_flops(c, 1, S, s, t)}, "missing_batch", "multiply the per-sequence FLOPs by batch"),
+        "speedup 1 - s": (7, {"theoretical_speedup": lambda s: 1 - s}, "one_minus_s", "1/(1 − s)"),
+        "load: balanced work": (7, {"load_limited_speedup": lambda m, r, c: m.size / m.sum()}, "balanced", "slowest"),
+        "load: mesh swapped": (7, {"load_limited_speedup": lambda m, r, c: sol.load_limited_speedup(m, c, r)}, "swapped_mesh", "mesh_rows cuts the rows"),
+        "load: remainder in the last tile": (7, {"load_limited_speedup": remainder_last}, "remainder_in_last_tile", "np.array_split"),
+    }
+
+
+def remainder_last(mask, mesh_rows, mesh_cols):
+    def bounds(n, p):
+        b = np.arange(p + 1) * (n // p)
+        b[-1] = n
+        return b
+
+    rb, cb = bounds(mask.shape[0], mesh_rows), bounds(mask.shape[1], mesh_cols)
+    busiest = max(mask[rb[i]:rb[i + 1], cb[j]:cb[j + 1]].sum() for i in range(mesh_rows) for j in range(mesh_cols))
+    return float(np.diff(rb).max() * np.diff(cb).max() / busiest)
+
+
+VARIANT_NAMES = list(wrong_variants(None))  # the lambdas look ``sol`` up only when called
+
+
+@pytest.mark.parametrize("name", VARIANT_NAMES)
+def test_wrong_answers_fail_with_the_specific_hint(sol, name):
+    number, replaced, mistake, phrase = wrong_variants(sol)[name]
+    report = check(variant(sol, **replaced), exercises=[number])
+    (ex,) = report.exercises
+    assert ex.status == FAIL
+    bad = [f for f in ex.functions if f.status == FAIL]
+    assert [f.function for f in bad] == list(replaced)
+    assert bad[0].mistake == mistake, bad[0]
+    assert phrase in bad[0].hint
+    assert "expected" in bad[0].message and "got" in bad[0].message
+    assert all(f.status == PASS for f in ex.functions if f.function not in replaced)
+
+
+def test_an_unrecognised_wrong_answer_gets_the_equation(sol):
+    report = check(variant(sol, mlp_flops=lambda c, S, s: 42.0), exercises=[2])
+    f = report.exercises[0].functions[0]
+    assert f.status == FAIL and f.mistake is None
+    assert "d_ff = 4·d" in f.hint and "expected 8,388,608, got 42" in f.message
+
+
+def test_errors_bad_returns_and_missing_functions_fail_cleanly(sol):
+    ns = variant(sol, mlp_flops=lambda c, S, s: 1 / 0, theoretical_speedup=lambda s: [s],
+                 overall_sparsity=lambda m: np.float32(0.5))
+    del ns.forward_flops
+    report = check(ns, exercises=[2, 3, 4, 7])
+    by = {f.function: f for e in report.exercises for f in e.functions}
+    assert by["mlp_flops"].status == FAIL and "raised ZeroDivisionError" in by["mlp_flops"].message
+    assert by["theoretical_speedup"].status == FAIL and "expected a single number" in by["theoretical_speedup"].message
+    assert by["overall_sparsity"].status == FAIL and "float32" in by["overall_sparsity"].message
+    assert by["forward_flops"].status == FAIL and "no function named forward_flops" in by["forward_flops"].message
+    assert by["training_flops"].status == PASS
+
+
+def test_one_function_done_one_todo_is_todo(sol):
+    template = load_module(TEMPLATE)
+    ns = variant(template, flop_savings=sol.flop_savings)
+    (ex,) = check(ns, exercises=[5]).exercises
+    assert ex.status == TODO
+    assert [f.status for f in ex.functions] == [PASS, TODO]
+
+
+def test_student_error_reports_the_line_of_the_file(tmp_path):
+    text = SOLUTIONS.read_text().replace("    return 1 / (1 - sparsity)\n", "    return 1 / (sparsity - sparsity)\n")
+    path = tmp_path / "answers.py"
+    path.write_text(text)
+    line = text.splitlines().index("    return 1 / (sparsity - sparsity)") + 1
+    (ex,) = check(path, exercises=[7]).exercises
+    assert ex.status == FAIL
+    assert f"raised ZeroDivisionError: float division by zero at line {line}" in ex.functions[0].message
+
+
+# ----------------------------------------------------------------------------- references and determinism
+
+
+def test_emulated_speedup_is_largest_tile_over_busiest_pe():
+    # 6 x 4 W on a 2 x 2 mesh: tiles of 3 x 2 = 6 weights; the busiest PE keeps 4 of them
+    mask = np.zeros((6, 4), dtype=bool)
+    mask[0:3, 0:2] = [[1, 1], [1, 0], [0, 1]]  # PE (0, 0): 4 nonzeros
+    mask[3, 2] = mask[4, 0] = mask[5, 3] = True  # 1 or 0 elsewhere
+    assert emulated_speedup(mask, 2, 2) == pytest.approx(6 / 4, rel=1e-12)
+    # uneven tiles (np.array_split): 7 rows on 2 mesh rows -> 4 + 3, 5 cols on 2 -> 3 + 2; largest 12
+    mask = np.zeros((7, 5), dtype=bool)
+    mask[6, 4] = mask[5, 4] = mask[0, 0] = True  # busiest PE (1, 1) holds 2
+    assert emulated_speedup(mask, 2, 2) == pytest.approx(12 / 2, rel=1e-12)
+    assert tile_bounds(7, 2).tolist() == [0, 4, 7]
+
+
+def test_emulator_reference_is_the_closed_form_on_both_paths():
+    from mediswift_np.exercises import emulator
+
+    mask = np.random.default_rng(3).random((50, 60)) >= 0.8  # 3000 weights: the closed-form path
+    assert mask.size > emulator.ELEMENTWISE_LIMIT
+    small = mask[:40, :40]  # 1600 weights: element by element
+    rb, cb = tile_bounds(40, 3), tile_bounds(40, 5)
+    busiest = max(small[rb[i]:rb[i + 1], cb[j]:cb[j + 1]].sum() for i in range(3) for j in range(5))
+    assert emulated_speedup(small, 3, 5) == pytest.approx(14 * 8 / busiest, rel=1e-12)
+    rb, cb = tile_bounds(50, 4), tile_bounds(60, 6)
+    busiest = max(mask[rb[i]:rb[i + 1], cb[j]:cb[j + 1]].sum() for i in range(4) for j in range(6))
+    assert emulated_speedup(mask, 4, 6) == pytest.approx(13 * 10 / busiest, rel=1e-12)
+
+
+def test_reports_are_reproducible_and_seeds_change_the_random_inputs(sol):
+    assert check(SOLUTIONS, seed=5).to_dict() == check(SOLUTIONS, seed=5).to_dict()
+    presets = list(PRESETS.values())
+    only_presets = variant(sol, attention_projection_flops=lambda c, S, s: sol.attention_projection_flops(c, S, s)
+                           if c in presets else 0.0)  # fmt: skip
+    first = {k: check(only_presets, exercises=[1], seed=k).exercises[0].functions[0].message for k in (5, 6)}
+    assert all("GPTConfig(vocab_size=" in m for m in first.values())  # first wrong case: a random config
+    assert first[5] != first[6]
+    assert check(only_presets, exercises=[1], seed=5).exercises[0].functions[0].message == first[5]
+
+
+def test_comparison_is_exact_for_integers_and_relative_for_floats():
+    assert same(7, 7) and same(7.0, 7) and not same(7.000001, 7)
+    assert same(1.0 + 1e-12, 1.0) and not same(1.0 + 1e-6, 1.0)
+    assert not same(math.nan, 1.0) and not same(math.inf, math.inf) and not same(None, 1.0)
+
+
+def test_the_checker_never_imports_the_solutions():
+    package = REPO_ROOT / "mediswift_np" / "exercises"
+    for path in package.glob("*.py"):
+        for line in path.read_text().splitlines():
+            if line.lstrip().startswith(("import ", "from ")):
+                assert "solutions" not in line and "tutorials" not in line, (path, line)
+    check(TEMPLATE, exercises=[1])
+    assert not any("solutions" in str(getattr(m, "__file__", "") or "") for m in list(sys.modules.values()))
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+def run(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(main, argv)
+    out, err = capsys.readouterr()
+    return exit_info.value.code, out, err
+
+
+def test_cli_exit_codes(tmp_path, capsys):
+    assert run(["check", str(SOLUTIONS), "-e", "1", "-e", "7"], capsys)[0] == 0
+    code, out, _ = run(["check", str(TEMPLATE), "-e", "2"], capsys)
+    assert code == 1 and "TODO" in out
+    wrong = tmp_path / "wrong.py"
+    wrong.write_text(SOLUTIONS.read_text().replace("return 1 / (1 - sparsity)", "return 1 - sparsity"))
+    code, out, _ = run(["check", str(wrong), "--exercise", "7"], capsys)
+    assert code == 1 and "[FAIL] theoretical_speedup" in out and "fraction of work left" in out
+    code, out, err = run(["check", str(tmp_path / "missing.py")], capsys)
+    assert code == 2 and err.strip() == f"error: no such file: {tmp_path / 'missing.py'}" and out == ""
+    broken = tmp_path / "broken.py"
+    broken.write_text("def f(:\n")
+    code, _, err = run(["check", str(broken)], capsys)
+    assert code == 2 and err.startswith(f"error: {broken}:1: syntax error")
+    failing_import = tmp_path / "failing_import.py"
+    failing_import.write_text("x = 1\nimport no_such_module_here\n")
+    code, _, err = run(["check", str(failing_import)], capsys)
+    assert code == 2 and f"{failing_import}:2: importing the file raised ModuleNotFoundError" in err
+    assert run(["check", str(SOLUTIONS), "-e", "9"], capsys)[0] == 2
+    assert run(["check", str(tmp_path)], capsys)[0] == 2
+    assert run(["grade", str(SOLUTIONS)], capsys)[0] == 2
+    code, out, _ = run(["list"], capsys)
+    assert code == 0 and out.count("read first:") == 7
+
+
+def test_check_api_rejects_bad_input():
+    with pytest.raises(UserError, match="no exercise 0"):
+        check(SOLUTIONS, exercises=[0])
+    with pytest.raises(UserError, match="seed"):
+        check(SOLUTIONS, seed=-1)
+    with pytest.raises(UserError):
+        check(42)
+
+
+def test_cli_json_in_a_fresh_interpreter(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "mediswift_np.exercises", "check", str(SOLUTIONS), "--json"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["passed"] is True and report["counts"] == {"PASS": 7, "FAIL": 0, "TODO": 0}
+    assert [e["status"] for e in report["exercises"]] == ["PASS"] * 7
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_running_the_template_checks_itself(tmp_path):
+    copy = tmp_path / "my_answers.py"
+    copy.write_text(TEMPLATE.read_text())
+    proc = subprocess.run([sys.executable, str(copy)], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 1
+    assert f"checking {copy}" in proc.stdout and "0 of 7 exercises pass, 0 fail, 7 to do." in proc.stdout
