@@ -12,7 +12,6 @@ import math
 import subprocess
 import sys
 import types
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -101,68 +100,164 @@ def test_savings_identity_of_the_solutions(sol):
 
 
 # ----------------------------------------------------------------------------- wrong answers
+# Each slip is the worked solution with one typical mistake; SOL is looked up when called.
 
-OVERALL_PLAIN_MEAN = (lambda m: float(np.mean([1 - p.mask.mean() for _, p in m.named_parameters() if p.mask is not None]))
-                      if any(p.mask is not None for _, p in m.named_parameters()) else 0.0)  # fmt: skip
-
-
-def wrong_variants(sol):
-    """(exercise, {function: wrong version}, mistake key, phrase of the hint)."""
-    dense_attn = lambda c, S, s: sol.attention_projection_flops(c, S, 0.0)  # noqa: E731
-    return {
-        "attention without (1-s)": (1, {"attention_projection_flops": dense_attn}, "no_sparsity", "multiply by (1 − s)"),
-        "attention 1 FLOP per multiply-add": (1, {"attention_projection_flops": lambda c, S, s: sol.attention_projection_flops(c, S, s) / 2}, "multiply_add_as_one", "2·m·k·n"),
-        "attention with the score terms": (1, {"attention_projection_flops": lambda c, S, s: sol.attention_projection_flops(c, S, s) + sol.attention_score_flops(c, S)}, "included_attention_scores", "stay dense"),
-        "mlp with d_ff = d": (2, {"mlp_flops": lambda c, S, s: 2 * S * 2 * c.n_embd * c.n_embd * (1 - s)}, "d_ff_is_d", "d_ff = 4·d"),
-        "forward with one layer": (3, {"forward_flops": lambda c, S, s: sol.forward_flops(c.with_(n_layer=1), S, s)}, "missing_layers", "L = cfg.n_layer"),
-        "forward with sparse scores": (3, {"forward_flops": lambda c, S, s: sol.forward_flops(c, S, s) - s * c.n_layer * sol.attention_score_flops(c, S)}, "sparsified_attention_scores", "stay dense"),
-        "training = 3 forward": (3, {"training_flops": lambda c, S, s: 3 * sol.forward_flops(c, S, s)}, "embedding_counted_3x", "training = 3·forward − embeddings"),
-        "training = 2 forward": (3, {"training_flops": lambda c, S, s: 2 * sol.forward_flops(c, S, s)}, "backward_equals_forward", "backward = 2 × forward"),
-        "active with sparse biases": (4, {"active_params": lambda c, s: (1 - s) * c.n_params(embeddings=False)}, "sparsified_biases_and_layernorms", "biases and LayerNorm"),
-        "active without rounding": (4, {"active_params": lambda c, s: c.n_params(embeddings=False) - c.n_layer * s * 12 * c.n_embd**2}, "no_rounding", "round((1 − s)·rows·cols)"),
-        "overall over masked matrices": (4, {"overall_sparsity": lambda m: sum(int((~p.mask).sum()) for _, p in m.named_parameters() if p.mask is not None) / max(1, sum(p.size for _, p in m.named_parameters() if p.mask is not None))}, "over_masked_matrices_only", "embeddings included"),
-        "overall as a plain mean": (4, {"overall_sparsity": OVERALL_PLAIN_MEAN}, "unweighted_mean_per_parameter", "weight each s_l by N_l"),
-        "savings = 1/(1-s)": (5, {"flop_savings": lambda c, S, s: 1 / (1 - s)}, "theoretical", "1/(1 − f·s)"),
-        "savings inverted": (5, {"flop_savings": lambda c, S, s: 1 / sol.flop_savings(c, S, s)}, "inverted", "sparse/dense"),
-        "share of forward FLOPs": (5, {"sparsified_share": lambda c, S: c.n_layer * (sol.attention_projection_flops(c, S, 0) + sol.mlp_flops(c, S, 0)) / sol.forward_flops(c, S, 0)}, "forward_share", "3·forward − embeddings"),
-        "counted: every kind": (6, {"counted_product_flops": lambda counter, t: counter.total(scope=t)}, "all_kinds_in_scope", "biases"),
-        "counted: forward only": (6, {"counted_product_flops": lambda counter, t: sum(counter.total(t, k, "forward") for k in ("matmul", "sparse_matmul"))}, "forward_only", "phase 'backward'"),
-        "counted: dense kind only": (6, {"counted_product_flops": lambda counter, t: counter.total(scope=t, kind="matmul")}, "dense_kind_only", "'sparse_matmul'"),
-        "analytic: 2 x forward": (6, {"analytic_product_flops": lambda c, b, S, s, t: sol.analytic_product_flops(c, b, S, s, t) * 2 / 3}, "two_x_forward", "3 × forward, not 2 ×"),
-        "analytic: no batch": (6, {"analytic_product_flops": lambda c, b, S, s, t: sol.analytic_product_flops(c, 1, S, s, t)}, "missing_batch", "multiply the per-sequence FLOPs by batch"),
-        "speedup 1 - s": (7, {"theoretical_speedup": lambda s: 1 - s}, "one_minus_s", "1/(1 − s)"),
-        "load: balanced work": (7, {"load_limited_speedup": lambda m, r, c: m.size / m.sum()}, "balanced", "slowest"),
-        "load: mesh swapped": (7, {"load_limited_speedup": lambda m, r, c: sol.load_limited_speedup(m, c, r)}, "swapped_mesh", "mesh_rows cuts the rows"),
-        "load: remainder in the last tile": (7, {"load_limited_speedup": remainder_last}, "remainder_in_last_tile", "np.array_split"),
-    }
+SOL = load_module(SOLUTIONS)
 
 
-def remainder_last(mask, mesh_rows, mesh_cols):
-    def bounds(n, p):
+def attention_dense(c, S, s):
+    return SOL.attention_projection_flops(c, S, 0.0)  # forgot (1 - s)
+
+
+def attention_half(c, S, s):
+    return SOL.attention_projection_flops(c, S, s) / 2  # a multiply-add counted as 1 FLOP
+
+
+def attention_with_scores(c, S, s):
+    return SOL.attention_projection_flops(c, S, s) + SOL.attention_score_flops(c, S)
+
+
+def mlp_narrow(c, S, s):
+    return 2 * S * 2 * c.n_embd * c.n_embd * (1 - s)  # d_ff taken as d
+
+
+def forward_one_layer(c, S, s):
+    return SOL.forward_flops(c.with_(n_layer=1), S, s)
+
+
+def forward_dense(c, S, s):
+    return SOL.forward_flops(c, S, 0.0)  # 2·m·n·k per product, no (1 - s) anywhere
+
+
+def forward_sparse_scores(c, S, s):
+    return SOL.forward_flops(c, S, s) - s * c.n_layer * SOL.attention_score_flops(c, S)
+
+
+def training_3x(c, S, s):
+    return 3 * SOL.forward_flops(c, S, s)  # the embedding lookup counted 3x
+
+
+def training_2x(c, S, s):
+    return 2 * SOL.forward_flops(c, S, s)
+
+
+def active_scaled(c, s):
+    return (1 - s) * c.n_params(embeddings=False)  # biases and LayerNorms scaled too
+
+
+def active_unrounded(c, s):
+    return c.n_params(embeddings=False) - c.n_layer * s * 12 * c.n_embd**2
+
+
+def masked_parameters(model):
+    return [p for _, p in model.named_parameters() if p.mask is not None]
+
+
+def overall_over_masked(model):
+    masked = masked_parameters(model)
+    return sum(int((~p.mask).sum()) for p in masked) / max(1, sum(p.size for p in masked))
+
+
+def overall_plain_mean(model):
+    masked = masked_parameters(model)
+    return float(np.mean([1 - p.mask.mean() for p in masked])) if masked else 0.0
+
+
+def savings_theoretical(c, S, s):
+    return 1 / (1 - s)
+
+
+def savings_inverted(c, S, s):
+    return 1 / SOL.flop_savings(c, S, s)
+
+
+def share_of_forward(c, S):
+    six = c.n_layer * (SOL.attention_projection_flops(c, S, 0) + SOL.mlp_flops(c, S, 0))
+    return six / SOL.forward_flops(c, S, 0)
+
+
+def counted_every_kind(counter, term):
+    return counter.total(scope=term)
+
+
+def counted_forward(counter, term):
+    return sum(counter.total(term, kind, "forward") for kind in ("matmul", "sparse_matmul"))
+
+
+def counted_dense_kind(counter, term):
+    return counter.total(scope=term, kind="matmul")
+
+
+def analytic_2x(c, b, S, s, term):
+    return SOL.analytic_product_flops(c, b, S, s, term) * 2 / 3
+
+
+def analytic_one_sequence(c, b, S, s, term):
+    return SOL.analytic_product_flops(c, 1, S, s, term)
+
+
+def speedup_one_minus_s(s):
+    return 1 - s
+
+
+def load_balanced(mask, mesh_rows, mesh_cols):
+    return mask.size / mask.sum()
+
+
+def load_swapped(mask, mesh_rows, mesh_cols):
+    return SOL.load_limited_speedup(mask, mesh_cols, mesh_rows)
+
+
+def load_remainder_last(mask, mesh_rows, mesh_cols):
+    def bounds(n, p):  # equal tiles of n // p, the last one takes the remainder
         b = np.arange(p + 1) * (n // p)
         b[-1] = n
         return b
 
     rb, cb = bounds(mask.shape[0], mesh_rows), bounds(mask.shape[1], mesh_cols)
-    busiest = max(mask[rb[i]:rb[i + 1], cb[j]:cb[j + 1]].sum() for i in range(mesh_rows) for j in range(mesh_cols))
+    busiest = max(mask[rb[i] : rb[i + 1], cb[j] : cb[j + 1]].sum() for i in range(mesh_rows) for j in range(mesh_cols))
     return float(np.diff(rb).max() * np.diff(cb).max() / busiest)
 
 
-VARIANT_NAMES = list(wrong_variants(None))  # the lambdas look ``sol`` up only when called
+WRONG = [  # (exercise, function, wrong version, mistake key, phrase of its hint)
+    (1, "attention_projection_flops", attention_dense, "no_sparsity", "multiply by (1 − s)"),
+    (1, "attention_projection_flops", attention_half, "multiply_add_as_one", "2·m·k·n"),
+    (1, "attention_projection_flops", attention_with_scores, "included_attention_scores", "stay dense"),
+    (2, "mlp_flops", mlp_narrow, "d_ff_is_d", "d_ff = 4·d"),
+    (3, "forward_flops", forward_one_layer, "missing_layers", "L = cfg.n_layer"),
+    (3, "forward_flops", forward_dense, "no_sparsity", "multiply by (1 − s)"),
+    (3, "forward_flops", forward_sparse_scores, "sparsified_attention_scores", "stay dense"),
+    (3, "training_flops", training_3x, "embedding_counted_3x", "training = 3·forward − embeddings"),
+    (3, "training_flops", training_2x, "backward_equals_forward", "backward = 2 × forward"),
+    (4, "active_params", active_scaled, "sparsified_biases_and_layernorms", "biases and LayerNorm"),
+    (4, "active_params", active_unrounded, "no_rounding", "round((1 − s)·rows·cols)"),
+    (4, "overall_sparsity", overall_over_masked, "over_masked_matrices_only", "embeddings included"),
+    (4, "overall_sparsity", overall_plain_mean, "unweighted_mean_per_parameter", "weight each s_l by N_l"),
+    (5, "flop_savings", savings_theoretical, "theoretical", "1/(1 − f·s)"),
+    (5, "flop_savings", savings_inverted, "inverted", "sparse/dense"),
+    (5, "sparsified_share", share_of_forward, "forward_share", "3·forward − embeddings"),
+    (6, "counted_product_flops", counted_every_kind, "all_kinds_in_scope", "biases"),
+    (6, "counted_product_flops", counted_forward, "forward_only", "phase 'backward'"),
+    (6, "counted_product_flops", counted_dense_kind, "dense_kind_only", "'sparse_matmul'"),
+    (6, "analytic_product_flops", analytic_2x, "two_x_forward", "3 × forward, not 2 ×"),
+    (6, "analytic_product_flops", analytic_one_sequence, "missing_batch", "multiply the per-sequence FLOPs by batch"),
+    (7, "theoretical_speedup", speedup_one_minus_s, "one_minus_s", "1/(1 − s)"),
+    (7, "load_limited_speedup", load_balanced, "balanced", "slowest"),
+    (7, "load_limited_speedup", load_swapped, "swapped_mesh", "mesh_rows cuts the rows"),
+    (7, "load_limited_speedup", load_remainder_last, "remainder_in_last_tile", "np.array_split"),
+]
 
 
-@pytest.mark.parametrize("name", VARIANT_NAMES)
-def test_wrong_answers_fail_with_the_specific_hint(sol, name):
-    number, replaced, mistake, phrase = wrong_variants(sol)[name]
-    report = check(variant(sol, **replaced), exercises=[number])
-    (ex,) = report.exercises
+@pytest.mark.parametrize("number, function, wrong, mistake, phrase", WRONG, ids=[w[2].__name__ for w in WRONG])
+def test_wrong_answers_fail_with_the_specific_hint(sol, number, function, wrong, mistake, phrase):
+    (ex,) = check(variant(sol, **{function: wrong}), exercises=[number]).exercises
     assert ex.status == FAIL
     bad = [f for f in ex.functions if f.status == FAIL]
-    assert [f.function for f in bad] == list(replaced)
+    assert [f.function for f in bad] == [function]
     assert bad[0].mistake == mistake, bad[0]
     assert phrase in bad[0].hint
     assert "expected" in bad[0].message and "got" in bad[0].message
-    assert all(f.status == PASS for f in ex.functions if f.function not in replaced)
+    assert all(f.status == PASS for f in ex.functions if f.function != function)
 
 
 def test_an_unrecognised_wrong_answer_gets_the_equation(sol):

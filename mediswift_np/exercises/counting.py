@@ -107,22 +107,38 @@ EXERCISE_4 = Exercise(4, "active parameters and the overall sparsity S",
          "query, key, value (d × h·d_head each), attention output (h·d_head × d), MLP fc (d × d_ff), MLP proj "
          "(d_ff × d).",
          active_cases, (
-             Mistake("sparsified_biases_and_layernorms", "only the six weight matrices of each block are masked; biases and LayerNorm parameters stay dense and are all active. Subtract the pruned weights from the non-embedding count instead of scaling it by (1 − s)."),
-             Mistake("included_embeddings", "'active' counts non-embedding parameters (Table 5's n_params, Table 6's column): leave out the token and position embeddings, cfg.n_params(embeddings=False)."),
-             Mistake("no_rounding", "a mask keeps a whole number of weights: each matrix keeps round((1 − s)·rows·cols) (mediswift_np.sparse.random_mask), so round per matrix."),
-             Mistake("only_the_six_matrices", "biases and LayerNorms are dense but still parameters: active = non-embedding parameters − pruned weights."),
-             Mistake("subtracted_kept", "you subtracted the weights the masks keep; subtract the pruned ones, rows·cols − round((1 − s)·rows·cols) per matrix."),
-             Mistake("returned_pruned", "you returned the number of pruned weights; active = non-embedding parameters − pruned weights."),
+             Mistake("sparsified_biases_and_layernorms", "only the six weight matrices of each block are masked; "
+                                                         "biases and LayerNorm parameters stay dense and are all "
+                                                         "active. Subtract the pruned weights from the non-embedding "
+                                                         "count instead of scaling it by (1 − s)."),
+             Mistake("included_embeddings", "'active' counts non-embedding parameters (Table 5's n_params, Table 6's "
+                                            "column): leave out the token and position embeddings, "
+                                            "cfg.n_params(embeddings=False)."),
+             Mistake("no_rounding", "a mask keeps a whole number of weights: each matrix keeps round((1 − "
+                                    "s)·rows·cols) (mediswift_np.sparse.random_mask), so round per matrix."),
+             Mistake("only_the_six_matrices", "biases and LayerNorms are dense but still parameters: active = "
+                                              "non-embedding parameters − pruned weights."),
+             Mistake("subtracted_kept", "you subtracted the weights the masks keep; subtract the pruned ones, "
+                                        "rows·cols − round((1 − s)·rows·cols) per matrix."),
+             Mistake("returned_pruned", "you returned the number of pruned weights; active = non-embedding parameters"
+                                        " − pruned weights."),
          )),
     Task("overall_sparsity",
          "S = Σ_l s_l N_l / N = (pruned weights) / (all parameters of the model, embeddings included); a "
          "parameter p with p.mask not None has (~p.mask).sum() pruned weights.",
          overall_cases, (
-             Mistake("density", "you returned the fraction of active parameters; S is the inactive fraction, Σ s_l N_l / N."),
-             Mistake("over_masked_matrices_only", "N is the parameter count of the whole initially dense model (every parameter, embeddings included), not only of the masked matrices — that ratio is just s when the masks are uniform."),
-             Mistake("over_non_embedding", "N counts every parameter of the model, the token and position embeddings included (Sec. 2.1: 'the total parameter count of the initially dense model')."),
-             Mistake("unweighted_mean", "a plain mean of the s_l treats a 16-weight matrix like a 4-million-weight one: weight each s_l by N_l and divide by all N parameters."),
-             Mistake("unweighted_mean_per_parameter", "a plain mean of the s_l treats every matrix alike: weight each s_l by N_l and divide by all N parameters."),
+             Mistake("density", "you returned the fraction of active parameters; S is the inactive fraction, Σ s_l "
+                                "N_l / N."),
+             Mistake("over_masked_matrices_only", "N is the parameter count of the whole initially dense model (every"
+                                                  " parameter, embeddings included), not only of the masked matrices "
+                                                  "— that ratio is just s when the masks are uniform."),
+             Mistake("over_non_embedding", "N counts every parameter of the model, the token and position embeddings "
+                                           "included (Sec. 2.1: 'the total parameter count of the initially dense "
+                                           "model')."),
+             Mistake("unweighted_mean", "a plain mean of the s_l treats a 16-weight matrix like a 4-million-weight "
+                                        "one: weight each s_l by N_l and divide by all N parameters."),
+             Mistake("unweighted_mean_per_parameter", "a plain mean of the s_l treats every matrix alike: weight each"
+                                                      " s_l by N_l and divide by all N parameters."),
          )),
 ), on_pass=active_note)  # fmt: skip
 
@@ -168,8 +184,10 @@ def counted_cases(rng: np.random.Generator) -> list[Case]:
         counter = training_step_counter(cfg, batch, T, s, seed)
         rows = {r.term: r for r in flop_audit.reconcile(counter, cfg, batch, T, s)}
         for term in flop_audit.PRODUCT_TERMS:
-            products = {p: sum(counter.total(term, k, p) for k in flop_audit.MATMUL_KINDS) for p in ("forward", "backward")}
-            cases.append(Case(f"counter=<{step_label(cfg, batch, T, s)}>, term={term!r}", (counter, term), rows[term].counted, {
+            products = {phase: sum(counter.total(term, kind, phase) for kind in flop_audit.MATMUL_KINDS)
+                        for phase in ("forward", "backward")}  # fmt: skip
+            case_label = f"counter=<{step_label(cfg, batch, T, s)}>, term={term!r}"
+            cases.append(Case(case_label, (counter, term), rows[term].counted, {
                 "all_kinds_in_scope": counter.total(scope=term),
                 "forward_only": products["forward"],
                 "backward_only": products["backward"],
@@ -211,33 +229,46 @@ def audit_note(module) -> str:
         counter = training_step_counter(cfg, batch, T, s)
         for term in flop_audit.PRODUCT_TERMS:
             total += 1
-            agree += module.counted_product_flops(counter, term) == module.analytic_product_flops(cfg, batch, T, s, term)
+            counted = module.counted_product_flops(counter, term)
+            agree += counted == module.analytic_product_flops(cfg, batch, T, s, term)
     return (f"counted = analytic for {agree} of {total} (term, step) pairs of a 2-layer model at s = 0, 0.5, 0.75: "
             "every product really costs 3 × its forward, (1 − s) of it when sparse.")
 
 
 EXERCISE_6 = Exercise(6, "counted FLOPs of a training step = the analytic formula",
-                      "tutorials/01_autograd_from_scratch.ipynb §7 (counting FLOPs); tutorials/05_flop_accounting.ipynb "
-                      "§2; mediswift_np/autograd/counter.py's docstring (FlopCounter.total, scopes, kinds, phases)", (
+                      "tutorials/01_autograd_from_scratch.ipynb §7 (counting FLOPs); "
+                      "tutorials/05_flop_accounting.ipynb §2; mediswift_np/autograd/counter.py's docstring "
+                      "(FlopCounter.total, scopes, kinds, phases)", (
     Task("counted_product_flops",
          "counted = counter.total(scope=term, kind='matmul') + counter.total(scope=term, kind='sparse_matmul'), "
          "both phases (forward and backward).",
          counted_cases, (
-             Mistake("all_kinds_in_scope", "count only the matrix products (kinds 'matmul' and 'sparse_matmul'): the scope also records biases (and GELU in 'mlp'), which App. F does not count."),
-             Mistake("forward_only", "a training step also records the backward products (phase 'backward'); leave the phase out to get both."),
-             Mistake("backward_only", "the forward products count too (phase 'forward'); leave the phase out to get both."),
-             Mistake("dense_kind_only", "masked layers record their products as kind 'sparse_matmul' (2·nnz·N each); add them to kind 'matmul'."),
-             Mistake("sparse_kind_only", "dense products (and the attention and logit products, which are never masked) are kind 'matmul'; add both kinds."),
+             Mistake("all_kinds_in_scope", "count only the matrix products (kinds 'matmul' and 'sparse_matmul'): the "
+                                           "scope also records biases (and GELU in 'mlp'), which App. F does not "
+                                           "count."),
+             Mistake("forward_only", "a training step also records the backward products (phase 'backward'); leave "
+                                     "the phase out to get both."),
+             Mistake("backward_only", "the forward products count too (phase 'forward'); leave the phase out to get "
+                                      "both."),
+             Mistake("dense_kind_only", "masked layers record their products as kind 'sparse_matmul' (2·nnz·N each); "
+                                        "add them to kind 'matmul'."),
+             Mistake("sparse_kind_only", "dense products (and the attention and logit products, which are never "
+                                         "masked) are kind 'matmul'; add both kinds."),
          )),
     Task("analytic_product_flops",
          "analytic = batch × 3 × (forward FLOPs of the term for one sequence) × (L for per-layer terms), with "
          "(1 − s) for attention.qkv, attention.output and mlp only (Hoffmann et al. App. F; MediSwift Sec. 3.3).",
          analytic_cases, (
-             Mistake("two_x_forward", "a product's backward is two products of the same size, the input gradient and the weight gradient: training = 3 × forward, not 2 ×."),
+             Mistake("two_x_forward", "a product's backward is two products of the same size, the input gradient and "
+                                      "the weight gradient: training = 3 × forward, not 2 ×."),
              Mistake("forward_only", "the counter saw forward and backward: training = 3 × forward for every product."),
              Mistake("missing_layers", "attention.* and mlp repeat in each of the L = cfg.n_layer blocks."),
-             Mistake("missing_batch", "the step processed batch sequences of seq_len tokens: multiply the per-sequence FLOPs by batch."),
-             Mistake("no_sparsity", "attention.qkv, attention.output and mlp are the sparsified matrices: their products cost (1 − s) of the dense count."),
-             Mistake("sparsified_dense_terms", "attention.logits, attention.values and final_logits have no mask (activations × activations, and the tied embedding): no (1 − s) there."),
+             Mistake("missing_batch", "the step processed batch sequences of seq_len tokens: multiply the "
+                                      "per-sequence FLOPs by batch."),
+             Mistake("no_sparsity", "attention.qkv, attention.output and mlp are the sparsified matrices: their "
+                                    "products cost (1 − s) of the dense count."),
+             Mistake("sparsified_dense_terms", "attention.logits, attention.values and final_logits have no mask "
+                                               "(activations × activations, and the tied embedding): no (1 − s) "
+                                               "there."),
          )),
 ), on_pass=audit_note)  # fmt: skip

@@ -87,7 +87,8 @@ def load_cases(rng: np.random.Generator) -> list[Case]:
     for _ in range(4):
         rows, cols = int(rng.integers(8, 65)), int(rng.integers(8, 65))
         s = random_sparsity(rng)
-        inputs.append((rng.random((rows, cols)) >= s, int(rng.integers(1, 7)), int(rng.integers(1, 7)), f"random at s={s}"))
+        mesh_rows, mesh_cols = int(rng.integers(1, 7)), int(rng.integers(1, 7))
+        inputs.append((rng.random((rows, cols)) >= s, mesh_rows, mesh_cols, f"random at s={s}"))
     inputs.append((skewed_mask(rng, 96, 96), 4, 4, "s=0.9 except a denser top-left corner"))
     cases = []
     for mask, mr, mc, words in inputs:
@@ -128,18 +129,26 @@ EXERCISE_7 = Exercise(7, "the dataflow emulator's speedup for a given mask",
     Task("theoretical_speedup",
          "theoretical speedup = dense work / sparse work = 1 / (1 − s) (Fig. 3's dashed line).",
          theoretical_cases, (
-             Mistake("one_minus_s", "1 − s is the fraction of work left; speedup = dense time / sparse time = 1/(1 − s)."),
-             Mistake("one_over_s", "s is the pruned fraction; the remaining work is (1 − s) of the dense work, so the speedup is 1/(1 − s)."),
+             Mistake("one_minus_s", "1 − s is the fraction of work left; speedup = dense time / sparse time = 1/(1 − "
+                                    "s)."),
+             Mistake("one_over_s", "s is the pruned fraction; the remaining work is (1 − s) of the dense work, so the"
+                                   " speedup is 1/(1 − s)."),
              Mistake("one_plus_s", "speedup = dense time / sparse time = 1/(1 − s), e.g. 4× at s = 0.75."),
          )),
     Task("load_limited_speedup",
          "cut the rows of W into mesh_rows tiles and the columns into mesh_cols tiles like np.array_split; "
          "speedup = (largest tile, rows × cols) / (most nonzeros in any one tile): the slowest PE sets the time.",
          load_cases, (
-             Mistake("balanced", "mask.size / nonzeros is 1/(1 − s), the speedup if every PE had the same work. Each PE works through its own tile and the layer waits for the slowest: divide the largest tile by the most nonzeros on any one PE."),
-             Mistake("mean_dense_tile", "the dense kernel also waits for its slowest PE: use the largest tile (r_max × c_max), not the mean tile size."),
+             Mistake("balanced", "mask.size / nonzeros is 1/(1 − s), the speedup if every PE had the same work. Each "
+                                 "PE works through its own tile and the layer waits for the slowest: divide the "
+                                 "largest tile by the most nonzeros on any one PE."),
+             Mistake("mean_dense_tile", "the dense kernel also waits for its slowest PE: use the largest tile (r_max "
+                                        "× c_max), not the mean tile size."),
              Mistake("inverted", "speedup = dense cycles / sparse cycles = largest tile / most nonzeros per PE (≥ 1)."),
-             Mistake("remainder_in_last_tile", "tiles are cut like np.array_split (accelerator.mapping.tile_bounds): the FIRST n % p tiles get one extra row or column, not the last tile the whole remainder."),
-             Mistake("swapped_mesh", "mesh_rows cuts the rows of W (its output features, axis 0) and mesh_cols its columns (axis 1)."),
+             Mistake("remainder_in_last_tile", "tiles are cut like np.array_split (accelerator.mapping.tile_bounds): "
+                                               "the FIRST n % p tiles get one extra row or column, not the last tile "
+                                               "the whole remainder."),
+             Mistake("swapped_mesh", "mesh_rows cuts the rows of W (its output features, axis 0) and mesh_cols its "
+                                     "columns (axis 1)."),
          )),
 ), on_pass=speedup_note)  # fmt: skip

@@ -20,7 +20,7 @@ from .. import flops
 from ..config import PRESETS, GPTConfig
 from .grading import Case, Exercise, Mistake, Task
 
-READ_FLOPS = "tutorials/05_flop_accounting.ipynb §1–2; paper Sec. 3.3 (which matrices are sparse)"
+READ_FLOPS = "tutorials/05_flop_accounting.ipynb §1; paper Sec. 3.3 (which matrices are sparse)"
 
 
 def config_label(cfg: GPTConfig) -> str:
@@ -62,8 +62,10 @@ def label(cfg: GPTConfig, seq_len: int, sparsity: float | None = None) -> str:
 
 # ----------------------------------------------------------------------------- shared mistakes
 
-NO_SPARSITY = "you counted the dense products. {what} sparsified (MediSwift Sec. 3.3): a matrix that keeps (1 − s) of its weights does (1 − s) of the multiply-adds, so multiply by (1 − s)."
-S_FOR_ONE_MINUS_S = "you multiplied by s, the fraction of weights that are pruned; the work is done by the (1 − s) that remain."
+NO_SPARSITY = ("you counted the dense products. {what} sparsified (MediSwift Sec. 3.3): a matrix that keeps (1 − s) "
+               "of its weights does (1 − s) of the multiply-adds, so multiply by (1 − s).")
+S_FOR_ONE_MINUS_S = ("you multiplied by s, the fraction of weights that are pruned; the work is done by the (1 − s) "
+                     "that remain.")
 MULTIPLY_ADD = "a multiply-add is 2 FLOPs: an (m × k)·(k × n) product costs 2·m·k·n (Hoffmann et al. App. F)."
 
 # ----------------------------------------------------------------------------- exercise 1
@@ -93,12 +95,17 @@ EXERCISE_1 = Exercise(1, "FLOPs of one block's attention projections", READ_FLOP
          "attention projections = 2·3·S·d·(h·d_head)·(1 − s) [query, key, value] + 2·S·(h·d_head)·d·(1 − s) "
          "[output] (Hoffmann et al. App. F 'KQV projections' and 'Final Linear'; MediSwift Sec. 3.3).",
          attention_projection_cases, (
-             Mistake("no_sparsity", NO_SPARSITY.format(what="Query, key, value and the attention output projection are four of the six matrices")),
+             Mistake("no_sparsity", NO_SPARSITY.format(
+                 what="Query, key, value and the attention output projection are four of the six matrices")),
              Mistake("s_instead_of_one_minus_s", S_FOR_ONE_MINUS_S),
              Mistake("multiply_add_as_one", MULTIPLY_ADD),
-             Mistake("missing_output_projection", "you left out the attention output projection, 2·S·(h·d_head)·d·(1 − s); it is sparsified too."),
-             Mistake("one_product_for_qkv", "query, key and value are three separate d × (h·d_head) projections: 2·3·S·d·(h·d_head)·(1 − s)."),
-             Mistake("included_attention_scores", "you added the attention over positions (K·Qᵀ, softmax, softmax·V). Only the projections are asked for: those S × S terms multiply activations by activations, have no weights and stay dense."),
+             Mistake("missing_output_projection", "you left out the attention output projection, 2·S·(h·d_head)·d·(1 "
+                                                  "− s); it is sparsified too."),
+             Mistake("one_product_for_qkv", "query, key and value are three separate d × (h·d_head) projections: "
+                                            "2·3·S·d·(h·d_head)·(1 − s)."),
+             Mistake("included_attention_scores", "you added the attention over positions (K·Qᵀ, softmax, softmax·V)."
+                                                  " Only the projections are asked for: those S × S terms multiply "
+                                                  "activations by activations, have no weights and stay dense."),
              Mistake("per_token", "the answer is for a whole sequence of S = seq_len tokens, not for one token."),
          )),
 ))  # fmt: skip
@@ -125,7 +132,9 @@ EXERCISE_2 = Exercise(2, "FLOPs of one block's MLP", READ_FLOPS, (
          mlp_cases, (
              Mistake("no_sparsity", NO_SPARSITY.format(what="Both MLP matrices (fc and proj) are")),
              Mistake("s_instead_of_one_minus_s", S_FOR_ONE_MINUS_S),
-             Mistake("half_the_flops", "you have half the FLOPs. Either a multiply-add was counted as 1 FLOP (it is 2: an (m × k)·(k × n) product costs 2·m·k·n), or only one MLP matrix was counted: there are two, fc (d × d_ff) and proj (d_ff × d)."),
+             Mistake("half_the_flops", "you have half the FLOPs. Either a multiply-add was counted as 1 FLOP (it is "
+                                       "2: an (m × k)·(k × n) product costs 2·m·k·n), or only one MLP matrix was "
+                                       "counted: there are two, fc (d × d_ff) and proj (d_ff × d)."),
              Mistake("d_ff_is_d", "the MLP is 4× wider than the model: d_ff = 4·d (App. A.1; cfg.d_ff)."),
          )),
 ))  # fmt: skip
@@ -173,29 +182,45 @@ def table6_note(module) -> str:
             "(Table 6 prints 1.252e20).")
 
 
-EXERCISE_3 = Exercise(3, "the whole forward pass and training FLOPs", READ_FLOPS, (
+EXERCISE_3 = Exercise(3, "the whole forward pass and training FLOPs",
+                      "tutorials/05_flop_accounting.ipynb §1–3 (App. F terms, training FLOPs, Table 6)", (
     Task("forward_flops",
          "forward = embeddings 2·S·V·d + L·(attention + MLP) + final logits 2·S·d·V, where attention = the "
          "projections of exercise 1 + K·Qᵀ 2·S·S·(h·d_head) + softmax 3·h·S·S + softmax·V 2·S·S·(h·d_head) "
          "(Hoffmann et al. App. F 'Total forward pass').",
          forward_cases, (
-             Mistake("missing_layers", "the attention and MLP terms repeat in each of the L = cfg.n_layer blocks: forward = embeddings + L·(attention + mlp) + final_logits."),
-             Mistake("no_sparsity", NO_SPARSITY.format(what="The six matrices of every block (q, k, v, attention output, MLP fc and proj) are")),
-             Mistake("sparsified_attention_scores", "only weight matrices are masked: K·Qᵀ, the softmax and softmax·V multiply activations by activations and stay dense."),
-             Mistake("sparsified_everything", "embeddings and the final logits stay dense (Sec. 3.3); only the qkv, attention output and MLP terms get (1 − s)."),
-             Mistake("missing_one_vocabulary_term", "App. F has two vocabulary terms of 2·S·V·d each: the input embedding lookup (priced as a one-hot matmul) and the final logits against the tied embedding. You have only one."),
-             Mistake("missing_both_vocabulary_terms", "App. F counts the input embedding lookup (as a one-hot matmul, 2·S·V·d) and the final logits (2·S·d·V); both are part of the forward pass."),
+             Mistake("missing_layers", "the attention and MLP terms repeat in each of the L = cfg.n_layer blocks: "
+                                       "forward = embeddings + L·(attention + mlp) + final_logits."),
+             Mistake("no_sparsity", NO_SPARSITY.format(
+                 what="The six matrices of every block (q, k, v, attention output, MLP fc and proj) are")),
+             Mistake("sparsified_attention_scores", "only weight matrices are masked: K·Qᵀ, the softmax and softmax·V"
+                                                    " multiply activations by activations and stay dense."),
+             Mistake("sparsified_everything", "embeddings and the final logits stay dense (Sec. 3.3); only the qkv, "
+                                              "attention output and MLP terms get (1 − s)."),
+             Mistake("missing_one_vocabulary_term", "App. F has two vocabulary terms of 2·S·V·d each: the input "
+                                                    "embedding lookup (priced as a one-hot matmul) and the final "
+                                                    "logits against the tied embedding. You have only one."),
+             Mistake("missing_both_vocabulary_terms", "App. F counts the input embedding lookup (as a one-hot matmul,"
+                                                      " 2·S·V·d) and the final logits (2·S·d·V); both are part of the"
+                                                      " forward pass."),
              Mistake("missing_softmax", "the softmax over the S × S scores costs 3·h·S·S per layer (App. F)."),
-             Mistake("missing_attention_scores", "attention also computes K·Qᵀ, 2·S·S·(h·d_head), and softmax·V, 2·S·S·(h·d_head), in every layer (App. F)."),
+             Mistake("missing_attention_scores", "attention also computes K·Qᵀ, 2·S·S·(h·d_head), and softmax·V, "
+                                                 "2·S·S·(h·d_head), in every layer (App. F)."),
          )),
     Task("training_flops",
          "training = forward + backward = 3·forward − embeddings (backward = 2 × forward for every product, but "
          "the embedding lookup has no input gradient; this is the convention that reproduces Table 6). "
          "If forward_flops fails, fix it first.",
          training_cases, (
-             Mistake("embedding_counted_3x", "you counted the embedding lookup 3× like every other term (Hoffmann's plain rule). The token ids have no gradient, so the lookup's backward is only its weight gradient, 1× its forward: training = 3·forward − embeddings, the convention that reproduces Table 6."),
-             Mistake("embedding_counted_once", "the lookup still costs its forward plus its weight gradient, 2× its forward: subtract one embeddings term from 3·forward, not two."),
-             Mistake("backward_equals_forward", "a product's backward is two products of the same size (input gradient and weight gradient), so backward = 2 × forward and training = 3·forward − embeddings."),
+             Mistake("embedding_counted_3x", "you counted the embedding lookup 3× like every other term (Hoffmann's "
+                                             "plain rule). The token ids have no gradient, so the lookup's backward "
+                                             "is only its weight gradient, 1× its forward: training = 3·forward − "
+                                             "embeddings, the convention that reproduces Table 6."),
+             Mistake("embedding_counted_once", "the lookup still costs its forward plus its weight gradient, 2× its "
+                                               "forward: subtract one embeddings term from 3·forward, not two."),
+             Mistake("backward_equals_forward", "a product's backward is two products of the same size (input "
+                                                "gradient and weight gradient), so backward = 2 × forward and "
+                                                "training = 3·forward − embeddings."),
              Mistake("forward_only", "training = forward + backward; the backward pass costs about twice the forward."),
          )),
 ), on_pass=table6_note)  # fmt: skip
@@ -235,9 +260,10 @@ def savings_note(module) -> str:
     parts = []
     for name in ("med", "large", "xl"):
         cfg = PRESETS[name]
-        parts.append(f"{name} {module.flop_savings(cfg, 1024, 0.75):.2f}× (f = {module.sparsified_share(cfg, 1024):.3f})")
-    return ("at s = 0.75 your functions give " + ", ".join(parts) +
-            ": f grows with d, so savings = 1/(1 − f·s) grow with size (Table 6 prints sparse/dense: 0.46x, 0.43x, 0.38x).")  # fmt: skip
+        savings, share = module.flop_savings(cfg, 1024, 0.75), module.sparsified_share(cfg, 1024)
+        parts.append(f"{name} {savings:.2f}× (f = {share:.3f})")
+    return ("at s = 0.75 your functions give " + ", ".join(parts) + ": f grows with d, so savings = 1/(1 − f·s) "
+            "grow with size (Table 6 prints sparse/dense: 0.46x, 0.43x, 0.38x).")
 
 
 EXERCISE_5 = Exercise(5, "FLOP savings, and why they grow with model size",
@@ -246,18 +272,29 @@ EXERCISE_5 = Exercise(5, "FLOP savings, and why they grow with model size",
          "savings = dense training FLOPs / sparse training FLOPs, both 3·forward − embeddings (Table 6's "
          "'2–2.5×'); equivalently 1/(1 − f·s) with f from sparsified_share.",
          savings_cases, (
-             Mistake("theoretical", "1/(1 − s) would hold only if every FLOP were in the six sparsified matrices. Embeddings, final logits and attention over positions stay dense, so savings = dense/sparse training FLOPs = 1/(1 − f·s) < 1/(1 − s)."),
-             Mistake("inverted", "Table 6's parentheses print sparse/dense (0.46x for Med at 75%); the savings factor is dense/sparse (2.14× for Med at 75%)."),
-             Mistake("fraction_saved", "you returned the fraction of FLOPs saved, 1 − sparse/dense; the savings factor is dense/sparse."),
-             Mistake("embedding_counted_3x", "count training FLOPs as 3·forward − embeddings (the embedding lookup has no input gradient), as in exercise 3; with 3·forward the ratio is slightly off."),
+             Mistake("theoretical", "1/(1 − s) would hold only if every FLOP were in the six sparsified matrices. "
+                                    "Embeddings, final logits and attention over positions stay dense, so savings = "
+                                    "dense/sparse training FLOPs = 1/(1 − f·s) < 1/(1 − s)."),
+             Mistake("inverted", "Table 6's parentheses print sparse/dense (0.46x for Med at 75%); the savings factor"
+                                 " is dense/sparse (2.14× for Med at 75%)."),
+             Mistake("fraction_saved", "you returned the fraction of FLOPs saved, 1 − sparse/dense; the savings "
+                                       "factor is dense/sparse."),
+             Mistake("embedding_counted_3x", "count training FLOPs as 3·forward − embeddings (the embedding lookup "
+                                             "has no input gradient), as in exercise 3; with 3·forward the ratio is "
+                                             "slightly off."),
          )),
     Task("sparsified_share",
          "f = (training FLOPs of the six sparsified matrices in all L blocks) / (all dense training FLOPs), "
          "training = 3·forward − embeddings.",
          share_cases, (
-             Mistake("forward_share", "you took the share of forward (or plain 3 × forward) FLOPs. In training the embedding lookup costs 2× its forward, not 3×, so use training FLOPs = 3·forward − embeddings in the denominator."),
-             Mistake("missing_mlp", "the MLP's two matrices are sparsified too: the six matrices are q, k, v, attention output, MLP fc and MLP proj."),
-             Mistake("all_attention", "K·Qᵀ, softmax and softmax·V are not sparsified; count only qkv, attention output and MLP."),
-             Mistake("one_layer", "the six matrices repeat in each of the L blocks: multiply the per-layer FLOPs by L."),
+             Mistake("forward_share", "you took the share of forward (or plain 3 × forward) FLOPs. In training the "
+                                      "embedding lookup costs 2× its forward, not 3×, so use training FLOPs = "
+                                      "3·forward − embeddings in the denominator."),
+             Mistake("missing_mlp", "the MLP's two matrices are sparsified too: the six matrices are q, k, v, "
+                                    "attention output, MLP fc and MLP proj."),
+             Mistake("all_attention", "K·Qᵀ, softmax and softmax·V are not sparsified; count only qkv, attention "
+                                      "output and MLP."),
+             Mistake("one_layer", "the six matrices repeat in each of the L blocks: multiply the per-layer FLOPs by "
+                                  "L."),
          )),
 ), on_pass=savings_note)  # fmt: skip

@@ -187,6 +187,8 @@ def as_number(value) -> float | int | None:
     """A Python int/float from a Python or NumPy scalar, or None if ``value`` is not one."""
     if value is None or isinstance(value, (bool, np.bool_, str, bytes)):
         return None
+    if isinstance(value, (int, float)):
+        return value  # a Python int may exceed int64
     try:
         a = np.asarray(value)
     except Exception:  # noqa: BLE001
@@ -205,10 +207,12 @@ def _dtype(value):
 
 def same(got, expected) -> bool:
     """True when ``got`` is the expected number (exact for integers, rel. 1e-9 for floats)."""
-    if got is None or expected is None or not math.isfinite(got):
+    if got is None or expected is None:
         return False
     if isinstance(expected, int):
         return got == expected
+    if not math.isfinite(got):
+        return False
     return math.isclose(got, expected, rel_tol=RTOL, abs_tol=0.0)
 
 

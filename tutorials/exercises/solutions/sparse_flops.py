@@ -66,7 +66,8 @@ def training_flops(cfg: GPTConfig, seq_len: int, sparsity: float) -> float:
 def active_params(cfg: GPTConfig, sparsity: float) -> int:
     d, d_ff, L = cfg.n_embd, cfg.d_ff, cfg.n_layer
     hd = cfg.n_head * cfg.d_head
-    block = 2 * 2 * d + (d * 3 * hd + 3 * hd) + (hd * d + d) + (d * d_ff + d_ff) + (d_ff * d + d)  # LNs, qkv, out, fc, proj
+    layernorms = 2 * 2 * d  # ln_1, ln_2: weight and bias each
+    block = layernorms + (d * 3 * hd + 3 * hd) + (hd * d + d) + (d * d_ff + d_ff) + (d_ff * d + d)  # qkv, out, fc, proj
     non_embedding = L * block + 2 * d  # + the final LayerNorm
     six = [d * hd, d * hd, d * hd, hd * d, d * d_ff, d_ff * d]  # query, key, value, output, fc, proj
     pruned = sum(n - round((1 - sparsity) * n) for n in six)  # a random mask keeps round((1 − s) N_l)
