@@ -88,16 +88,14 @@ def verify_sparsity(weights: dict[str, np.ndarray], masks: dict[str, np.ndarray]
     return pruned
 
 
-def _prepare_out_dir(out: Path) -> None:
-    """Refuse a directory holding anything but a previous export; mark it incomplete while writing."""
+def _check_out_dir(out: Path) -> None:
+    """Refuse a path that is a file, or a directory holding anything but a previous export."""
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a directory")
     if out.is_dir():
         foreign = sorted(p.name for p in out.iterdir() if p.name not in EXPORT_FILES and not p.name.startswith("."))
         if foreign:
             raise UserError(f"{out}: not empty and not a previous export (found {foreign[0]}); choose a new directory")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / CONFIG_JSON).unlink(missing_ok=True)  # no config.json = incomplete, until the end
 
 
 def export_model(
@@ -120,30 +118,32 @@ def export_model(
         n_prompt = soft_prompt.shape[0]
     if tokenizer is not None and tokenizer.vocab_size != cfg.vocab_size:
         raise UserError(f"tokenizer has {tokenizer.vocab_size} entries, model vocab_size is {cfg.vocab_size}")
-    weights: dict[str, np.ndarray] = {}
-    masks: dict[str, np.ndarray] = {}
-    for name, p in tqdm(list(model.named_parameters()), desc="export", unit="tensor", disable=not progress):
-        weights[name] = np.asarray(p.data, dtype=np.float32)
-        if p.mask is not None:
-            masks[name] = np.asarray(p.mask, dtype=np.bool_)
+    _check_out_dir(out)
+    weights = {name: np.asarray(p.data, dtype=np.float32) for name, p in model.named_parameters()}
+    masks = {name: np.asarray(p.mask, dtype=np.bool_) for name, p in model.named_parameters() if p.mask is not None}
     pruned = verify_sparsity(weights, masks, "model")
     if n_prompt:
         weights[WTE] = np.concatenate([weights[WTE], soft_prompt.astype(np.float32)])  # (V + P, C): the prompt as extra rows
-    _prepare_out_dir(out)
-    written = [save_safetensors(out / WEIGHTS_FILE, weights, {"format": "pt"})]
+    mask_meta = {"format": "pt", "meaning": "True = kept weight, False = pruned (exactly 0 in model.safetensors)", "pruned_weights": str(pruned)}
+    extra_tokens = hf_config.prompt_sidecar(cfg.vocab_size, n_prompt)["vocab_json_tokens"]
+    steps = [(WEIGHTS_FILE, lambda: [save_safetensors(out / WEIGHTS_FILE, weights, {"format": "pt"})])]
     if masks:
-        meta = {"format": "pt", "meaning": "True = kept weight, False = pruned (exactly 0 in model.safetensors)", "pruned_weights": str(pruned)}
-        written.append(save_safetensors(out / MASKS_FILE, masks, meta))
+        steps.append((MASKS_FILE, lambda: [save_safetensors(out / MASKS_FILE, masks, mask_meta)]))
     if n_prompt:
-        written.append(hf_config.write_prompt_sidecar(out / PROMPT_FILE, cfg.vocab_size, n_prompt, task))
+        steps.append((PROMPT_FILE, lambda: [hf_config.write_prompt_sidecar(out / PROMPT_FILE, cfg.vocab_size, n_prompt, task)]))
     if tokenizer is not None:
-        extra = hf_config.prompt_sidecar(cfg.vocab_size, n_prompt)["vocab_json_tokens"]
-        written += write_hf_tokenizer(tokenizer, out, extra, model_max_length=cfg.n_ctx)
-    keep = {p.name for p in written}
-    for stale in EXPORT_FILES:  # a sidecar left from an earlier export would be misread
-        if stale not in keep and stale != CONFIG_JSON:
-            (out / stale).unlink(missing_ok=True)
-    written.append(hf_config.atomic_write_json(out / CONFIG_JSON, hf_config.gpt2_config(cfg, n_prompt)))
+        steps.append((VOCAB_JSON, lambda: write_hf_tokenizer(tokenizer, out, extra_tokens, model_max_length=cfg.n_ctx)))
+    steps.append((CONFIG_JSON, lambda: [hf_config.atomic_write_json(out / CONFIG_JSON, hf_config.gpt2_config(cfg, n_prompt))]))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / CONFIG_JSON).unlink(missing_ok=True)  # no config.json = an incomplete export, until the very end
+    written: list[Path] = []
+    bar = tqdm(steps, desc="export", unit="file", disable=not progress)
+    for name, write in bar:
+        if name == CONFIG_JSON:  # before the last file: drop sidecars of an earlier export, which would be misread
+            for stale in set(EXPORT_FILES) - {p.name for p in written} - {CONFIG_JSON}:
+                (out / stale).unlink(missing_ok=True)
+        bar.set_postfix_str(name)
+        written += write()
     return {
         "out": str(out), "format": "hf", "files": sorted(p.name for p in written),
         "vocab_size": cfg.vocab_size, "hf_vocab_size": cfg.vocab_size + n_prompt, "prompt_tokens": n_prompt,
