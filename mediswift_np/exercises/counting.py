@@ -135,10 +135,10 @@ EXERCISE_4 = Exercise(4, "active parameters and the overall sparsity S",
              Mistake("over_non_embedding", "N counts every parameter of the model, the token and position embeddings "
                                            "included (Sec. 2.1: 'the total parameter count of the initially dense "
                                            "model')."),
-             Mistake("unweighted_mean", "a plain mean of the s_l treats a 16-weight matrix like a 4-million-weight "
-                                        "one: weight each s_l by N_l and divide by all N parameters."),
-             Mistake("unweighted_mean_per_parameter", "a plain mean of the s_l treats every matrix alike: weight each"
-                                                      " s_l by N_l and divide by all N parameters."),
+             Mistake("unweighted_mean", "a plain mean of the s_l counts the small attention matrices as much as the "
+                                        "4× larger MLP ones: weight each s_l by N_l and divide by all N parameters."),
+             Mistake("unweighted_mean_per_parameter", "a plain mean of the s_l counts every matrix alike, small or "
+                                                      "large: weight each s_l by N_l and divide by all N parameters."),
          )),
 ), on_pass=active_note)  # fmt: skip
 
