@@ -22,8 +22,10 @@ from mediswift_np.data.corpus import pubmedqa_abstracts  # noqa: E402
 from mediswift_np.errors import UserError  # noqa: E402
 from mediswift_np.interop import export_hf, export_model, import_hf, load_hf, load_safetensors, save_safetensors  # noqa: E402
 from mediswift_np.interop.hf_config import GPT2_DEFAULTS, model_config_from_gpt2  # noqa: E402
-from mediswift_np.model import parameter_shapes  # noqa: E402
+from mediswift_np.config import GPTConfig  # noqa: E402
+from mediswift_np.model import GPT, parameter_shapes  # noqa: E402
 from mediswift_np.pretrain import PretrainConfig, train  # noqa: E402
+from mediswift_np.tokenizer import Tokenizer  # noqa: E402
 
 P = 3  # soft-prompt length of the fabricated fine-tuning checkpoint
 
@@ -232,6 +234,18 @@ def test_causal_mask_buffers_and_a_tied_lm_head_are_accepted(exported, tmp_path)
     assert np.array_equal(import_hf(tmp_path / "d").logits(ids), import_hf(out["sparse"]).logits(ids))
 
 
+def test_a_directory_with_another_tokenizer_imports_without_one(exported, tmp_path):
+    out, _ = exported
+    shutil.copytree(out["sparse"], tmp_path / "d")
+    (tmp_path / "d" / "vocab.json").write_text('{"!": 0, "<|endoftext|>": 1}', encoding="utf-8")  # byte-level GPT-2 style
+    edit_json(tmp_path / "d" / "tokenizer_config.json", tokenizer_class="GPT2Tokenizer")
+    imp = load_hf(tmp_path / "d")
+    assert imp.tokenizer is None and imp.model.config == import_hf(out["sparse"]).config
+    edit_json(tmp_path / "d" / "tokenizer_config.json", tokenizer_class="BioGptTokenizer")
+    with pytest.raises(UserError, match="id 0 must be the fairseq special '<s>'"):
+        load_hf(tmp_path / "d")
+
+
 def edit_json(path, **changes):
     obj = json.loads(path.read_text(encoding="utf-8"))
     obj.update(changes)
@@ -320,6 +334,10 @@ def test_export_refuses_foreign_directories_and_cleans_its_own(ckpts, tmp_path):
     model, tok, _ = checkpoint.load_model(ckpts["sparse"])
     with pytest.raises(UserError, match="soft prompt has shape \\(2, 5\\)"):
         export_model(model, tmp_path / "z", tok, np.zeros((2, 5), np.float32))
+    word = GPT(GPTConfig(vocab_size=5, n_ctx=8, n_layer=1, n_embd=8, n_head=2))  # its vocabulary has the word 'learned1'
+    with pytest.raises(UserError, match="same BioGptTokenizer key 'learned1</w>'"):
+        export_model(word, tmp_path / "w", Tokenizer([], [("learned1", 1)]), np.zeros((1, 8), np.float32))
+    assert not (tmp_path / "w").exists()  # refused before anything was written
 
 
 def test_defaults_of_omitted_config_fields_are_gpt2s():

@@ -26,7 +26,9 @@ those ids to the Hugging Face model is exactly our ``forward(idx, prompt=...)``;
 have P extra columns (the prompt rows through the tied output layer).
 
 Import accepts our exports and GPT-2 directories written by ``save_pretrained`` (names with
-or without the ``transformer.`` prefix, a duplicate ``lm_head.weight`` equal to ``wte``).
+or without the ``transformer.`` prefix, a duplicate ``lm_head.weight`` equal to ``wte``). A
+tokenizer is read when ``tokenizer_config.json`` names ``BioGptTokenizer`` (or is absent); a
+directory with another tokenizer (GPT-2's byte-level BPE) imports with ``tokenizer=None``.
 
 Does not handle: sharded or ``pytorch_model.bin`` (pickle) weights, BioGPT's own
 architecture, untied output layers, downloading from the Hub (directories only).
@@ -44,11 +46,12 @@ from tqdm import tqdm
 
 from .. import checkpoint
 from ..errors import UserError
+from ..fileio import atomic_write_json
 from ..model import GPT, parameter_shapes
 from ..tokenizer import Tokenizer
 from . import hf_config
 from .safetensors_io import load_safetensors, save_safetensors
-from .tokenizer_hf import DICT_TXT, MERGES_TXT, TOKENIZER_CONFIG_JSON, VOCAB_JSON, read_hf_tokenizer, write_hf_tokenizer
+from .tokenizer_hf import DICT_TXT, MERGES_TXT, TOKENIZER_CONFIG_JSON, VOCAB_JSON, hf_vocab, read_hf_tokenizer, write_hf_tokenizer
 
 CONFIG_JSON = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -66,7 +69,7 @@ class HFImport:
     """Everything an export directory holds, back in mediswift_np form."""
 
     model: GPT  # weights (vocab V, prompt rows removed) and masks (``p.mask``) restored
-    tokenizer: Tokenizer | None  # None when the directory has no vocab.json
+    tokenizer: Tokenizer | None  # None without vocab.json, or when tokenizer_config.json names another class
     soft_prompt: np.ndarray | None  # (P, C) float32, for ``model.forward(idx, prompt=Tensor(soft_prompt))``
     prompt_tokens: list[str] = field(default_factory=list)  # their names, ids V..V+P-1
     task: str | None = None  # the fine-tuning task named in soft_prompt.json, if any
@@ -126,6 +129,8 @@ def export_model(
         weights[WTE] = np.concatenate([weights[WTE], soft_prompt.astype(np.float32)])  # (V + P, C): the prompt as extra rows
     mask_meta = {"format": "pt", "meaning": "True = kept weight, False = pruned (exactly 0 in model.safetensors)", "pruned_weights": str(pruned)}
     extra_tokens = hf_config.prompt_sidecar(cfg.vocab_size, n_prompt)["vocab_json_tokens"]
+    if tokenizer is not None:
+        hf_vocab(tokenizer, extra_tokens)  # refuse colliding vocab.json keys before writing anything
     steps = [(WEIGHTS_FILE, lambda: [save_safetensors(out / WEIGHTS_FILE, weights, {"format": "pt"})])]
     if masks:
         steps.append((MASKS_FILE, lambda: [save_safetensors(out / MASKS_FILE, masks, mask_meta)]))
@@ -133,7 +138,7 @@ def export_model(
         steps.append((PROMPT_FILE, lambda: [hf_config.write_prompt_sidecar(out / PROMPT_FILE, cfg.vocab_size, n_prompt, task)]))
     if tokenizer is not None:
         steps.append((VOCAB_JSON, lambda: write_hf_tokenizer(tokenizer, out, extra_tokens, model_max_length=cfg.n_ctx)))
-    steps.append((CONFIG_JSON, lambda: [hf_config.atomic_write_json(out / CONFIG_JSON, hf_config.gpt2_config(cfg, n_prompt))]))
+    steps.append((CONFIG_JSON, lambda: [atomic_write_json(out / CONFIG_JSON, hf_config.gpt2_config(cfg, n_prompt))]))
     out.mkdir(parents=True, exist_ok=True)
     (out / CONFIG_JSON).unlink(missing_ok=True)  # no config.json = an incomplete export, until the very end
     written: list[Path] = []
@@ -180,6 +185,13 @@ def _gpt2_weights(tensors: dict[str, np.ndarray], source: str) -> dict[str, np.n
     return weights
 
 
+def _is_biogpt_tokenizer(d: Path) -> bool:
+    """False when tokenizer_config.json names another tokenizer (e.g. GPT-2's byte-level GPT2Tokenizer)."""
+    if not (d / TOKENIZER_CONFIG_JSON).is_file():
+        return True
+    return hf_config.read_json_object(d / TOKENIZER_CONFIG_JSON).get("tokenizer_class", "BioGptTokenizer") == "BioGptTokenizer"
+
+
 def load_hf(hf_dir: str | os.PathLike) -> HFImport:
     """Read a Hugging Face GPT-2 directory: model (with masks), tokenizer, soft prompt."""
     d = Path(hf_dir)
@@ -218,7 +230,7 @@ def load_hf(hf_dir: str | os.PathLike) -> HFImport:
         for name, mask in masks.items():
             params[name].mask = mask
     tokenizer, prompt_tokens = None, hf_config.prompt_token_names(n_prompt)
-    if (d / VOCAB_JSON).is_file():
+    if (d / VOCAB_JSON).is_file() and _is_biogpt_tokenizer(d):
         tokenizer, extra = read_hf_tokenizer(d, n_prompt)
         if tokenizer.vocab_size != cfg.vocab_size:
             raise UserError(f"{d / VOCAB_JSON}: {tokenizer.vocab_size + n_prompt} entries, config.json vocab_size is {full_cfg.vocab_size}")
