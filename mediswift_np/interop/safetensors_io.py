@@ -71,13 +71,13 @@ def dtype_name(dtype) -> str:
     return name
 
 
-def serialize(tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str] | None = None) -> bytes:
+def serialize(tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str] | None = None) -> bytearray:
     """The bytes of a safetensors file holding ``tensors`` (and optional str -> str ``metadata``).
 
     Example:
         >>> data = serialize({"x": np.array([1.0, 2.0], np.float32)})
         >>> n = int.from_bytes(data[:8], "little")  # header size: 54 bytes of JSON + 2 spaces
-        >>> n, data[8 : 8 + n]
+        >>> n, bytes(data[8 : 8 + n])
         (56, b'{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}  ')
         >>> np.frombuffer(data[8 + n :], "<f4")
         array([1., 2.], dtype=float32)
@@ -96,16 +96,23 @@ def serialize(tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str] | N
         header[METADATA_KEY] = dict(metadata)
     # Largest item size first, then by name: every tensor starts at a multiple of its item size.
     order = sorted(arrays, key=lambda n: (-arrays[n][1].dtype.itemsize, n))
-    chunks, offset = [], 0
+    offset = 0
     for name in order:
         dtype, a = arrays[name]
-        raw = np.ascontiguousarray(a, dtype=DTYPES[dtype]).tobytes()  # little-endian, C order
-        header[name] = {"dtype": dtype, "shape": list(a.shape), "data_offsets": [offset, offset + len(raw)]}
-        chunks.append(raw)
-        offset += len(raw)
+        header[name] = {"dtype": dtype, "shape": list(a.shape), "data_offsets": [offset, offset + a.nbytes]}
+        offset += a.nbytes
     text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     text += b" " * (-len(text) % 8)  # pad: the buffer starts 8-byte aligned
-    return struct.pack("<Q", len(text)) + text + b"".join(chunks)
+    start = 8 + len(text)
+    data = bytearray(start + offset)  # one allocation; each tensor is copied into it once
+    data[:start] = struct.pack("<Q", len(text)) + text
+    buffer = np.frombuffer(data, dtype=np.uint8)  # a writable view of the same memory
+    for name in order:
+        dtype, a = arrays[name]
+        begin, end = header[name]["data_offsets"]
+        raw = np.ascontiguousarray(a, dtype=DTYPES[dtype])  # little-endian, C order
+        buffer[start + begin : start + end] = raw.reshape(-1).view(np.uint8)
+    return data
 
 
 def save_safetensors(path: str | os.PathLike, tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str] | None = None) -> Path:
@@ -121,8 +128,11 @@ def _reject_duplicates(pairs):
     return dict(pairs)
 
 
-def deserialize(data: bytes, source: str = "<bytes>") -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """(tensors, metadata) of the bytes of a safetensors file; every rule checked."""
+def deserialize(data: bytes | bytearray, source: str = "<bytes>") -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """(tensors, metadata) of the bytes of a safetensors file; every rule checked.
+
+    Arrays are views into ``data`` when it is a (writable) ``bytearray``, copies otherwise.
+    """
 
     def fail(why: str):
         raise SafetensorsError(f"{source}: not a valid safetensors file: {why}")
@@ -178,13 +188,24 @@ def deserialize(data: bytes, source: str = "<bytes>") -> tuple[dict[str, np.ndar
             halves = np.frombuffer(buffer[begin:end], dtype="<u2").astype(np.uint32) << 16
             tensors[name] = halves.view(np.float32).reshape(shape)
         else:
-            tensors[name] = np.frombuffer(buffer[begin:end], dtype=DTYPES[dtype]).reshape(shape).astype(DTYPES[dtype].newbyteorder("="))
+            a = np.frombuffer(buffer[begin:end], dtype=DTYPES[dtype]).reshape(shape)  # a view, no copy
+            if not a.dtype.isnative or not a.flags.writeable:  # big-endian host, or immutable ``bytes`` given
+                a = a.astype(a.dtype.newbyteorder("="))
+            tensors[name] = a
     return tensors, dict(metadata)
 
 
 def load_safetensors(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """(tensors, metadata) of a safetensors file. Arrays are fresh, writable, native-endian copies."""
+    """(tensors, metadata) of a safetensors file.
+
+    The file is read once into memory the arrays then share (views, no second copy); they are
+    writable and native-endian.
+    """
     path = Path(path)
     if not path.is_file():
         raise SafetensorsError(f"{path}: no such file")
-    return deserialize(path.read_bytes(), str(path))
+    data = bytearray(path.stat().st_size)
+    with open(path, "rb") as f:
+        if f.readinto(data) != len(data):
+            raise SafetensorsError(f"{path}: changed size while being read")
+    return deserialize(data, str(path))
