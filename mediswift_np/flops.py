@@ -162,6 +162,19 @@ def flops_final_logits(cfg: GPTConfig, seq_len: int) -> float:
 # ----------------------------------------------------------------------------- totals
 
 
+def flops_dense_weight_gradient_extra(cfg: GPTConfig, seq_len: int, sparsity: float) -> float:
+    """Extra FLOPs per sequence of a step whose six matrices get *dense* weight gradients.
+
+    RigL (Evci et al. 2020) needs |∇L| at every position on its mask-update steps: the
+    weight gradient of each sparsified (in × out) matrix then costs 2·S·in·out instead of
+    2·S·in·out·(1-s), an extra 2·S·in·out·s, summed over the L layers.
+    """
+    S, s = check_seq_len(cfg, seq_len), check_sparsity(sparsity)
+    d, f = cfg.n_embd, cfg.d_ff
+    weights_per_layer = 3 * d * d + d * d + 2 * d * f  # q, k, v, attention output, MLP fc, MLP proj
+    return 2.0 * S * weights_per_layer * s * cfg.n_layer
+
+
 def forward_flop_terms(cfg: GPTConfig, seq_len: int, sparsity: float = 0.0) -> dict[str, float]:
     """Forward FLOPs of one sequence by term; per-layer terms are for ONE layer.
 

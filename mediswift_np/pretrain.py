@@ -31,6 +31,7 @@ import argparse
 import dataclasses
 import math
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -38,9 +39,10 @@ from typing import Any, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from . import checkpoint, flops, sparse
+from . import checkpoint, dst, flops, sparse
 from .autograd import count_flops, no_grad
 from .config import GPTConfig, get_preset
+from .dst import DSTConfig
 from .data import iterate_val_batches, read_corpus, sample_batch, synthetic_corpus, token_stream, train_val_split
 from .errors import UserError, print_json, run_cli
 from .model import GPT
@@ -76,6 +78,12 @@ class PretrainConfig:
     eval_batches: int = 16  # validation windows per evaluation = eval_batches * batch_size
     save_every: int = 0  # 0 = save only at the end
     sparse_backend: str = "auto"
+    sparse_method: str = "static"  # static | set | rigl (dynamic sparse training, see dst.py)
+    mask_update_every: int = 50  # ΔT for set/rigl
+    drop_fraction: float = 0.3  # α for set/rigl
+
+    def dst_config(self) -> DSTConfig:
+        return DSTConfig(self.sparse_method, self.mask_update_every, self.drop_fraction).validate()
 
     def model_config(self, vocab_size: int) -> GPTConfig:
         """The preset with the tokenizer's vocabulary and any size overrides (validated)."""
@@ -92,6 +100,8 @@ class PretrainConfig:
             raise UserError(f"--lr must be positive, got {self.lr}")
         if self.sparse_backend not in sparse.BACKENDS:
             raise UserError(f"unknown --sparse-backend {self.sparse_backend!r}; choose from {', '.join(sparse.BACKENDS)}")
+        if self.dst_config().method != "static" and self.sparsity == 0:
+            raise UserError(f"--sparse-method {self.sparse_method} needs --sparsity > 0")
         return self
 
 
@@ -149,13 +159,16 @@ def train(
         raise UserError(f"--seq-len {cfg.seq_len} exceeds the model context {model_cfg.n_ctx}")
     opt_cfg = AdamWConfig(lr=cfg.lr, weight_decay=cfg.weight_decay, grad_clip=cfg.grad_clip)
     data_rng = np.random.default_rng([cfg.seed, 2])
+    mask_rng = np.random.default_rng([cfg.seed, 4])  # SET's random growth
+    dst_cfg = cfg.dst_config()
     sparse.set_backend(cfg.sparse_backend)
     if arrays is None:
         model = GPT(model_cfg, seed=cfg.seed)
         if cfg.sparsity > 0:
             sparse.sparsify(model, cfg.sparsity, np.random.default_rng([cfg.seed, 3]))  # Sec. 3.3: static random masks
         opt = AdamW(model.named_parameters(), opt_cfg)
-        state = {"step": 0, "train_losses": [], "val_losses": [], "flops_counted": 0, "initial_loss": evaluate(model, val_ids, cfg)}
+        state = {"step": 0, "train_losses": [], "val_losses": [], "flops_counted": 0, "mask_updates": 0,
+                 "initial_loss": evaluate(model, val_ids, cfg)}  # fmt: skip
     else:  # continue exactly where the checkpoint stopped
         model = checkpoint.restore_model(arrays, state)
         if model.config != model_cfg:
@@ -163,19 +176,23 @@ def train(
         opt = AdamW(model.named_parameters(), opt_cfg)
         opt.load_state_dict({k.removeprefix("adam/"): v for k, v in arrays.items() if k.startswith("adam/")})
         data_rng.bit_generator.state = state["data_rng"]
+        mask_rng.bit_generator.state = state["mask_rng"]
         model.dropout_rng.bit_generator.state = state["dropout_rng"]
 
     def save(step: int) -> None:
         state.update(
             step=step, kind="pretrain", pretrain=dataclasses.asdict(cfg), model=model_cfg.to_dict(),
             data_rng=data_rng.bit_generator.state, dropout_rng=model.dropout_rng.bit_generator.state,
+            mask_rng=mask_rng.bit_generator.state,
         )  # fmt: skip
         checkpoint.save(out, checkpoint.model_arrays(model, opt), state, tokenizer)
 
     bar = tqdm(range(state["step"], cfg.steps), desc="pre-training", unit="step", disable=not progress, initial=state["step"], total=cfg.steps)
     for step in bar:
         x, y = sample_batch(train_ids, cfg.batch_size, cfg.seq_len, data_rng)
-        with count_flops() as counted, np.errstate(over="ignore", invalid="ignore"):  # a diverging run is caught below
+        update_masks = dst.is_update_step(step, cfg.steps, dst_cfg)
+        dense_grads = sparse.dense_weight_gradients() if update_masks and dst_cfg.method == "rigl" else nullcontext()
+        with count_flops() as counted, dense_grads, np.errstate(over="ignore", invalid="ignore"):  # divergence is caught below
             _, loss = model(x, y)  # Eq. 1 with m ⊙ θ
             loss.backward()
         value = loss.item()
@@ -186,6 +203,9 @@ def train(
             opt.clip_grad_norm()
             opt.step(lr)
         opt.zero_grad()
+        if update_masks:  # SET / RigL: same number of nonzeros, new positions (dst.py)
+            dst.update_masks(model, opt, dst.drop_fraction_at(step, cfg.steps, dst_cfg), dst_cfg.method, mask_rng)
+            state["mask_updates"] += 1
         state["flops_counted"] += counted.total()
         state["train_losses"].append(value)
         bar.set_postfix(loss=f"{value:.3f}", lr=f"{lr:.2e}")
@@ -204,6 +224,7 @@ def train(
         state["val_losses"].append([cfg.steps, final])
     tokens = cfg.steps * cfg.batch_size * cfg.seq_len
     report = sparse.sparsity_report(model)
+    rigl_updates = state["mask_updates"] if dst_cfg.method == "rigl" else 0  # each computed dense weight gradients
     state["summary"] = {
         "initial_loss": state["initial_loss"],
         "final_loss": final,
@@ -217,7 +238,10 @@ def train(
         "params": model.num_parameters(),
         "active_params": report.active_params,
         "vocab_size": model_cfg.vocab_size,
-        "flops_analytic": flops.training_flops(model_cfg, cfg.seq_len, cfg.sparsity, tokens=tokens),
+        "flops_analytic": flops.training_flops(model_cfg, cfg.seq_len, cfg.sparsity, tokens=tokens)
+        + rigl_updates * cfg.batch_size * flops.flops_dense_weight_gradient_extra(model_cfg, cfg.seq_len, cfg.sparsity),
+        "sparse_method": dst_cfg.method,
+        "mask_updates": state["mask_updates"],
         "flops_counted": state["flops_counted"],
         "wall_seconds": None,
         "checkpoint": str(out),
@@ -249,6 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument(flag, action="append", metavar="PATH", help="real corpus file (.xml, .xml.gz, .jsonl, .txt); repeatable")
         elif f.name == "sparse_backend":
             p.add_argument(flag, choices=sparse.BACKENDS, help=f"masked matmul path (default {f.default}; see sparse.py)")
+        elif f.name == "sparse_method":
+            p.add_argument(flag, choices=dst.METHODS, help="static masks (the paper) or dynamic: SET, RigL (see dst.py)")
         else:
             p.add_argument(flag, type=type(f.default), metavar=f.name.upper(), help=f"default {f.default}")
     return p

@@ -54,6 +54,7 @@ AUTO_SCIPY_MIN_SPARSITY = 0.98  # break-even of forward+backward on a 2-core CPU
 SDDMM_CHUNK = 1 << 22  # elements gathered per chunk of the sampled weight gradient (16 MB in float32)
 
 _backend = ["auto"]
+_dense_weight_grads = [False]  # RigL update steps need the dense weight gradient (dst.py)
 
 
 def check_sparsity(s: float) -> float:
@@ -77,6 +78,21 @@ def use_backend(name: str) -> Iterator[None]:
         yield
     finally:
         _backend[0] = previous
+
+
+@contextmanager
+def dense_weight_gradients() -> Iterator[None]:
+    """Inside the block, masked layers also compute their *dense* weight gradient xᵀg.
+
+    It is stored on the layer's layout (``layout_of(p).dense_grad``) for RigL's grow step;
+    the parameter's own ``.grad`` stays masked. Costs 2·N·in·out instead of 2·nnz·N FLOPs
+    for that product (counted as ``matmul``), which is why RigL does it only every ΔT steps.
+    """
+    _dense_weight_grads[0] = True
+    try:
+        yield
+    finally:
+        _dense_weight_grads[0] = False
 
 
 def random_mask(shape: tuple[int, int], sparsity: float, rng: np.random.Generator) -> np.ndarray:
@@ -158,6 +174,7 @@ class SparseLayout:
 
     def __init__(self, mask: np.ndarray):
         self.mask, self.pruned = mask, ~mask
+        self.dense_grad: np.ndarray | None = None  # set inside dense_weight_gradients()
         self.rows, self.cols = np.nonzero(mask)  # nonzeros of W (in, out), row-major = CSR order of W
         self.nnz = self.rows.size
         self.sparsity = 1.0 - self.nnz / mask.size
@@ -225,20 +242,28 @@ class MaskedLinear(Function):
         g2 = g.reshape(-1, g.shape[-1])  # (N, out)
         N = g2.shape[0]
         dx = dw = db = None
+        dense_grad = _dense_weight_grads[0] and self.needs_grad[1]
         if self.backend == "scipy":
             gt = np.ascontiguousarray(g2.T)  # (out, N)
             if self.needs_grad[0]:
                 dx = np.ascontiguousarray((self.w_csr @ gt).T)  # (in, out) @ (out, N) -> (N, in)
-            if self.needs_grad[1]:
+            if self.needs_grad[1] and not dense_grad:
                 dw = np.zeros(layout.mask.shape, dtype=g.dtype)
                 dw[layout.rows, layout.cols] = sampled_matmul(self.xt, gt, layout.rows, layout.cols)
+            elif dense_grad:
+                dw = self.xt @ g2  # (in, N) @ (N, out): every position
         else:
             if self.needs_grad[0]:
                 dx = g2 @ self.wm.T
             if self.needs_grad[1]:
                 dw = self.x2.T @ g2
-                np.copyto(dw, 0.0, where=layout.pruned)  # pruned weights get exactly 0
-        self.count(2 * layout.nnz * N * (self.needs_grad[0] + self.needs_grad[1]), "sparse_matmul")
+        if dense_grad:
+            layout.dense_grad = dw.copy()  # for RigL's grow criterion |∇L|
+            self.count(2 * N * dw.size, "matmul", "dense_weight_grad")
+        if dw is not None and (self.backend != "scipy" or dense_grad):
+            np.copyto(dw, 0.0, where=layout.pruned)  # pruned weights get exactly 0
+        n_sparse = self.needs_grad[0] + (self.needs_grad[1] and not dense_grad)
+        self.count(2 * layout.nnz * N * n_sparse, "sparse_matmul")
         if self.has_bias and self.needs_grad[2]:
             db = g2.sum(axis=0)
             self.count(g2.size, "bias")

@@ -1,0 +1,154 @@
+"""Dynamic sparse training (SET, RigL): invariants, the static special case, the drop and
+grow rules, FLOP accounting of RigL's dense gradients, and bit-identical resume."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mediswift_np import checkpoint, dst, flops, sparse
+from mediswift_np.autograd import count_flops
+from mediswift_np.config import GPTConfig
+from mediswift_np.model import GPT
+from mediswift_np.optim import AdamW, AdamWConfig
+from mediswift_np.pretrain import PretrainConfig, train
+
+MICRO = GPTConfig(vocab_size=41, n_ctx=16, n_layer=2, n_embd=16, n_head=2)
+RUN = dict(steps=24, batch_size=8, seq_len=32, n_docs=300, merges=200, eval_batches=2, eval_every=12, lr=5e-3, sparsity=0.75)
+
+
+def block_nnz(model) -> dict[str, list[int]]:
+    out = {}
+    for name, p in model.named_parameters():
+        if p.mask is not None:
+            parts = next(n for s, n in sparse.SPARSIFIED.items() if name.endswith(s))
+            out[name] = [int(b.sum()) for b in np.split(p.mask, parts, axis=1)]
+    return out
+
+
+def sparse_model(seed=0, s=0.75):
+    model = GPT(MICRO, seed=seed)
+    sparse.sparsify(model, s, np.random.default_rng(seed))
+    return model
+
+
+def one_step(model, opt, rng, dense=False):
+    x = rng.integers(0, MICRO.vocab_size, (4, 12))
+    opt.zero_grad()
+    ctx = sparse.dense_weight_gradients() if dense else count_flops()
+    with ctx:
+        _, loss = model(x, np.roll(x, -1, 1))
+        loss.backward()
+    opt.step(1e-2)
+
+
+@pytest.mark.parametrize("method", ["set", "rigl"])
+def test_nonzeros_per_matrix_never_change_and_pruned_stay_zero(method):
+    model = sparse_model()
+    before = block_nnz(model)
+    opt = AdamW(model.named_parameters(), AdamWConfig(weight_decay=0.1))
+    rng, mask_rng = np.random.default_rng(1), np.random.default_rng(2)
+    changed = 0
+    for i in range(6):
+        old = {n: p.mask.copy() for n, p in model.named_parameters() if p.mask is not None}
+        one_step(model, opt, rng, dense=(method == "rigl"))
+        stats = dst.update_masks(model, opt, 0.3, method, mask_rng)
+        assert stats["dropped"] == stats["grown"] > 0
+        assert block_nnz(model) == before  # query, key, value, output, fc, proj: each keeps its count
+        for name, p in model.named_parameters():
+            if p.mask is None:
+                continue
+            changed += int((p.mask != old[name]).sum())
+            dead = ~p.mask
+            assert np.all(p.data[dead] == 0) and np.all(opt.m[name][dead] == 0) and np.all(opt.v[name][dead] == 0)
+    assert changed > 0  # the masks really moved
+
+
+def test_drop_smallest_magnitude_and_rigl_grows_largest_gradient():
+    mask = np.array([[1, 1, 0, 0], [1, 0, 1, 0]], dtype=bool)
+    weight = np.array([[0.5, -0.1, 0, 0], [2.0, 0, -0.05, 0]])
+    score = np.array([[0.0, 9.0, 3.0, 0.1], [0.0, 7.0, 0.0, 8.0]])
+    new, grown, dropped = dst._update_block(mask, weight, score, 2, "rigl", np.random.default_rng(0))
+    assert sorted(dropped.tolist()) == [1, 6]  # |-0.1| and |-0.05| are the smallest active weights
+    assert sorted(grown.tolist()) == [1, 7]  # largest |grad| among positions inactive after the drop (9.0, 8.0)
+    assert new.sum() == mask.sum()
+
+
+def test_grown_weights_start_at_zero_with_reset_moments():
+    model = sparse_model(seed=3)
+    opt = AdamW(model.named_parameters())
+    one_step(model, opt, np.random.default_rng(4), dense=True)
+    old = {n: p.mask.copy() for n, p in model.named_parameters() if p.mask is not None}
+    dst.update_masks(model, opt, 0.5, "rigl", np.random.default_rng(5))
+    for name, p in model.named_parameters():
+        if p.mask is not None:
+            grown = p.mask & ~old[name]
+            assert grown.any() and np.all(p.data[grown] == 0) and np.all(opt.m[name][grown] == 0)
+
+
+def test_rigl_without_dense_gradient_is_an_error():
+    model = sparse_model()
+    opt = AdamW(model.named_parameters())
+    with pytest.raises(RuntimeError, match="dense gradient"):
+        dst.update_masks(model, opt, 0.3, "rigl", np.random.default_rng(0))
+
+
+def test_drop_fraction_schedule_named_points():
+    cfg = dst.DSTConfig("rigl", 10, 0.3)
+    assert dst.drop_fraction_at(0, 1000, cfg) == pytest.approx(0.3)  # α at the start
+    assert dst.drop_fraction_at(375, 1000, cfg) == pytest.approx(0.15)  # α/2 halfway to T_end = 750
+    assert dst.drop_fraction_at(750, 1000, cfg) == 0.0  # no updates after T_end
+    steps = [s for s in range(1000) if dst.is_update_step(s, 1000, cfg)]
+    assert steps[0] == 9 and steps[-1] == 739 and len(steps) == 74
+
+
+def test_rigl_update_step_flops_match_analytic_extra():
+    model = sparse_model(seed=6)
+    x = np.random.default_rng(7).integers(0, MICRO.vocab_size, (3, 16))
+    counts = []
+    for dense in (False, True):
+        model.zero_grad()
+        with count_flops() as c, (sparse.dense_weight_gradients() if dense else count_flops()):
+            _, loss = model(x, np.roll(x, -1, 1))
+            loss.backward()
+        counts.append(c.total())
+    assert counts[1] - counts[0] == 3 * flops.flops_dense_weight_gradient_extra(MICRO, 16, 0.75)
+
+
+def test_static_is_the_no_update_special_case(tmp_path):
+    train(PretrainConfig(**RUN), tmp_path / "static", progress=False)
+    train(PretrainConfig(**RUN, sparse_method="set", mask_update_every=0), tmp_path / "set0", progress=False)
+    train(PretrainConfig(**RUN, sparse_method="rigl", mask_update_every=1000), tmp_path / "rigl_never", progress=False)
+    ref, _ = checkpoint.load(tmp_path / "static")
+    for other in ("set0", "rigl_never"):
+        arrays, state = checkpoint.load(tmp_path / other)
+        assert state["mask_updates"] == 0
+        for k in ref:
+            assert np.array_equal(ref[k], arrays[k]), (other, k)
+
+
+@pytest.mark.parametrize("method", ["set", "rigl"])
+def test_dynamic_run_resumes_bit_identically(tmp_path, method):
+    cfg = PretrainConfig(**RUN, sparse_method=method, mask_update_every=4)
+    s = train(cfg, tmp_path / "straight", progress=False)
+    assert s["mask_updates"] == 4  # after steps 4, 8, 12, 16 (< 0.75 · 24 = 18)
+    train(cfg, tmp_path / "split", progress=False, stop_after=10)
+    train(cfg, tmp_path / "split", resume=tmp_path / "split", progress=False)
+    (a, sa), (b, sb) = checkpoint.load(tmp_path / "straight"), checkpoint.load(tmp_path / "split")
+    assert all(np.array_equal(a[k], b[k]) for k in a) and sa["train_losses"] == sb["train_losses"]
+    model = checkpoint.restore_model(a, sa)
+    report = sparse.sparsity_report(model)
+    assert all(nnz == round(0.25 * n) for _, n, nnz in report.matrices)
+    if method == "rigl":  # analytic FLOPs include the dense weight gradients of the update steps
+        cfg_model = cfg.model_config(s["vocab_size"])
+        extra = 4 * 8 * flops.flops_dense_weight_gradient_extra(cfg_model, 32, 0.75)
+        assert s["flops_analytic"] == pytest.approx(flops.training_flops(cfg_model, 32, 0.75, tokens=s["tokens"]) + extra)
+
+
+def test_dynamic_method_needs_sparsity():
+    from mediswift_np.errors import UserError
+
+    with pytest.raises(UserError, match="needs --sparsity > 0"):
+        PretrainConfig(sparse_method="rigl").validate()
+    with pytest.raises(UserError, match="unknown sparse method"):
+        PretrainConfig(sparsity=0.5, sparse_method="snip").validate()
