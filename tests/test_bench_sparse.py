@@ -109,3 +109,17 @@ def test_last_json_line_reads_the_cli_summary():
     assert bench.last_json_line("step 1\nstep 2\n" + json.dumps(summary) + "\n\n") == summary
     with pytest.raises(ValueError):
         bench.last_json_line("\n")
+
+
+def test_tiny_run_backends_train_the_same_model(tmp_path):
+    """The --tiny-runs helper: both backends give the same losses (float32 rounding), summary keys present."""
+    if not bench.pretrain_available():
+        pytest.skip("mediswift_np.pretrain not present")
+    extra = ["--steps", "3", "--n-docs", "60", "--merges", "60", "--eval-batches", "1", "--batch-size", "4"]
+    runs = {b: bench.run_tiny(0.75, b, str(tmp_path / b), extra) for b in bench.PATHS}
+    for b, summary in runs.items():
+        assert summary["sparsity"] == 0.75 and summary["steps"] == 3
+        assert summary["wall_seconds"] > 0 and summary["process_seconds"] >= summary["wall_seconds"]
+        assert summary["checkpoint"] == str(tmp_path / b)
+    assert runs["scipy"]["final_loss"] == pytest.approx(runs["dense"]["final_loss"], rel=1e-5)
+    assert runs["scipy"]["flops_counted"] == runs["dense"]["flops_counted"]  # the sparse algorithm's count on both
