@@ -157,11 +157,14 @@ def decoded_forms(tokenizer: Tokenizer, fmt: TaskFormat) -> TextForms:
 
 
 def predict(
-    model, encoder: Encoder, prompt: Parameter | None, examples: Sequence[Example], progress: bool = False, desc: str = "predicting"
+    model, encoder: Encoder, prompt: Parameter | None, examples: Sequence[Example], progress: bool = False, desc: str = "predicting",
+    use_cache: bool = True,
 ) -> tuple[list[str], list[str], int]:
     """(labels, generated texts, number of truncated sources): greedy answers parsed by the task format.
 
     Unparseable answers get the label ``"failed"`` (counted wrong by every metric).
+    ``use_cache=False`` recomputes the whole sequence for every new token (same answers,
+    see benchmarks/bench_finetune_predict.py for what the cache saves).
     """
     tok = encoder.tokenizer
     forms = decoded_forms(tok, encoder.fmt)
@@ -170,7 +173,8 @@ def predict(
         ctx, cut = encoder.context(ex.source)
         truncated += cut
         with no_grad():
-            out = greedy(model, ctx, encoder.target_budget, prompt=prompt if encoder.prompt_length else None, stop_ids=[tok.eos_id])
+            out = greedy(model, ctx, encoder.target_budget, prompt=prompt if encoder.prompt_length else None, stop_ids=[tok.eos_id],
+                         use_cache=use_cache)  # fmt: skip
         text = tok.decode(out)
         label = encoder.fmt.parse(text, forms)
         labels.append(FAILED if label is None else label)

@@ -30,15 +30,17 @@ def confusion_table(matrix: list[list[int]], labels=ANSWERS) -> str:
 def format_report(s: dict[str, Any]) -> str:
     """Several lines summarising :func:`mediswift_np.finetune.finetune`'s result."""
     metric = "macro_f1" if s["task"] == "pubmedqa" else "micro_f1"
+    name = {"macro_f1": "macro-F1", "micro_f1": "micro-F1"}[metric]
     level = f" [{s['level']}]" if "level" in s else ""
     lines = [
         f"{s['task']}{level} on {s['data']}: {s['n_train']} train / {s['n_val']} validation / {s['n_test']} test; "
         f"prompt n = {s['prompt_length']}, loss on {s['loss_on']}; batch size {s['batch_size']}, lr {s['lr']:g}",
-        f"accuracy {s['accuracy']:.3f} ± {s['accuracy_std']:.3f}, {metric.replace('_', '-')} {s[metric]:.3f} ± {s[metric + '_std']:.3f} "
+        f"accuracy {s['accuracy']:.3f} ± {s['accuracy_std']:.3f}, {name} {s[metric]:.3f} ± {s[metric + '_std']:.3f} "
         f"(mean ± std over {s['seeds']} seed(s)); majority class '{s['majority_label']}': accuracy {s['majority_accuracy']:.3f}, "
-        f"{metric.replace('_', '-')} {s['majority_' + metric]:.3f}",
+        f"{name} {s['majority_' + metric]:.3f}",
         f"unparseable answers: {s['unparseable']} (per seed {s['unparseable_per_seed']}); test sources truncated to fit "
         f"the context: {s['truncated_test_sources']}; weights reactivated by densifying: {s['reactivated_weights']:,}",
+        "soft prompt moved by ||P_end - P_start|| / ||P_start|| = " + ", ".join(f"{x:.2f}" for x in s["prompt_change"]) + " (per seed)",
     ]
     if "confusion_matrix" in s:
         lines.append(f"confusion matrix (seed {s['saved_seed']}):")
