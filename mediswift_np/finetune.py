@@ -330,7 +330,18 @@ def finetune(cfg: FinetuneConfig, out: Path | None = None, progress: bool = True
 
 # ----------------------------------------------------------------------------- command line
 
-LIST_FIELDS = {"data": str, "grid_batch_sizes": int, "grid_lrs": float}
+HELP = {
+    "init": "pre-trained checkpoint directory (python -m mediswift_np.pretrain --out DIR)",
+    "data": "a stage's data: PubMedQA ori_pqal.json-schema file, HoC TSV, or a folder holding them; repeat for stages, in order",
+    "test": "test labels of the last stage (default: test_ground_truth.json / test.tsv beside it)",
+    "prompt_len": "virtual tokens n (default: 9 for pubmedqa, 1 for hoc; 0 = plain fine-tuning)",
+    "prompt_init": "vocab = copies of random token embeddings (default); normal = N(0, 0.02^2)",
+    "loss_on": "target = Eq. 3 (default); source = also the source tokens (BioGPT's code)",
+    "grid": "search the paper's batch size x learning rate grid (App. A.2/A.3) instead of one point",
+    "grid_batch_sizes": "batch sizes to search, comma-separated",
+    "grid_lrs": "learning rates to search, comma-separated",
+    "max_train": "use at most this many training examples per stage (0 = all)",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -342,28 +353,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="fine-tuned checkpoint directory (default runs/finetune-<task>)")
     p.add_argument("--json", action="store_true", help="print one JSON summary as the last line of stdout")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    for f in dataclasses.fields(FinetuneConfig):
-        flag = "--" + f.name.replace("_", "-")
-        if f.name in LIST_FIELDS:
-            kind = LIST_FIELDS[f.name]
-            helps = {"data": "a stage's data file or folder; repeat for multi-stage fine-tuning (in order)",
-                     "grid_batch_sizes": "batch sizes to search (comma-separated)", "grid_lrs": "learning rates to search (comma-separated)"}  # fmt: skip
-            if f.name == "data":
-                p.add_argument(flag, action="append", metavar="PATH", help=helps[f.name])
-            else:
-                p.add_argument(flag, type=lambda s, k=kind: tuple(k(x) for x in s.split(",") if x), metavar="LIST", help=helps[f.name])
-        elif f.name == "task":
+    for f in dataclasses.fields(FinetuneConfig):  # one option per config field; None = "not given"
+        flag, help_ = "--" + f.name.replace("_", "-"), HELP.get(f.name, f"default {f.default!r}")
+        if f.name == "task":
             p.add_argument(flag, choices=tuple(TASKS), required=True, help="downstream task")
+        elif f.name == "data":
+            p.add_argument(flag, action="append", metavar="PATH", help=help_)
+        elif f.name in ("grid_batch_sizes", "grid_lrs"):
+            kind = int if f.name == "grid_batch_sizes" else float
+            p.add_argument(flag, type=lambda v, k=kind: tuple(k(x) for x in v.split(",") if x), metavar="LIST", help=help_)
         elif f.name == "grid":
-            p.add_argument(flag, action="store_true", default=None, help="search the paper's batch size x learning rate grid (App. A.2/A.3)")
-        elif f.name == "loss_on":
-            p.add_argument(flag, choices=LOSS_ON, help="target = Eq. 3 (default); source = also the source tokens (BioGPT's code)")
-        elif f.name == "prompt_init":
-            p.add_argument(flag, choices=PROMPT_INITS, help="vocab = copies of random token embeddings (default); normal = N(0, 0.02^2)")
-        elif f.name == "prompt_len":
-            p.add_argument(flag, type=int, metavar="N", help="virtual tokens n (default: 9 for pubmedqa, 1 for hoc; 0 = no prompt)")
+            p.add_argument(flag, action="store_true", default=None, help=help_)
+        elif f.name in ("prompt_init", "loss_on"):
+            p.add_argument(flag, choices=PROMPT_INITS if f.name == "prompt_init" else LOSS_ON, help=help_)
         else:
-            p.add_argument(flag, type=type(f.default), metavar=f.name.upper(), help=f"default {f.default!r}")
+            p.add_argument(flag, type=type(f.default), metavar=f.name.upper(), help=help_)
     return p
 
 

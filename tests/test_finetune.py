@@ -21,7 +21,7 @@ from mediswift_np.data import synthetic_pubmedqa, write_synthetic_pubmedqa
 from mediswift_np.finetune import PROMPT_KEY, FinetuneConfig, build_model, finetune, load_finetuned, load_init, run_seed, train_stage
 from mediswift_np.model import GPT
 from mediswift_np.pretrain import PretrainConfig, train
-from mediswift_np.tasks import HOC, PUBMEDQA, Example, pubmedqa
+from mediswift_np.tasks import HOC, PUBMEDQA, pubmedqa
 from mediswift_np.tasks.evaluation import evaluate, target_loss
 from mediswift_np.tasks.prompting import Encoder, decoded_forms, init_soft_prompt, make_batch, predict
 from mediswift_np.tasks.stages import load_stages
@@ -258,6 +258,16 @@ def test_checkpoint_contract_and_prediction_files(sparse_ckpt, tmp_path):
 def _write(path, obj):
     path.write_text(json.dumps(obj))
     return path
+
+
+def test_grid_is_chosen_on_validation(sparse_ckpt):
+    cfg = FinetuneConfig(init=str(sparse_ckpt), **{**SMALL_FT, "grid_lrs": (1e-6, 1e-2), "grid_batch_sizes": (8,)})
+    assert cfg.grid_points() == [(8, 1e-6), (8, 1e-2)]
+    assert len(FinetuneConfig(init="x", grid=True).grid_points()) == 16  # App. A.2: {8, 16, 32, 64} x {2e-4, 1e-4, 5e-5, 2.5e-5}
+    assert len(FinetuneConfig(task="hoc", init="x", grid=True).grid_points()) == 12  # App. A.3: {16, 32, 64} x 4 rates
+    s = finetune(cfg, progress=False)
+    scores = [g["val_score"] for g in s["grid"]]
+    assert [g["lr"] for g in s["grid"]] == [1e-6, 1e-2] and s["lr"] == s["grid"][int(np.argmax(scores))]["lr"]
 
 
 def test_hoc_run_reports_sentence_level(sparse_ckpt):

@@ -5,6 +5,7 @@
     hoc        HoC loader (sentence-level TSV), prediction files
     metrics    accuracy, macro-F1, confusion matrix, HoC micro-F1 -- the official scripts' semantics
     prompting  soft prompt init, [source; prompt; target] batches, greedy prediction
+    evaluation scoring a model (predictions, target loss), majority baseline, mean ± std
     stages     the data of each fine-tuning stage (files, synthetic, subsampling)
     report     the readable text report
     __main__   ``python -m mediswift_np.tasks score``: score a prediction file

@@ -151,7 +151,10 @@ def score_prediction_file(pred_path: str | os.PathLike, gold_path: str | os.Path
     pred_path = Path(pred_path)
     if not pred_path.is_file():
         raise TaskDataError(f"{pred_path}: no such file")
-    pred = [line.strip() for line in pred_path.read_text(encoding="utf-8").splitlines()]
+    try:
+        pred = [line.strip() for line in pred_path.read_bytes().decode("utf-8").splitlines()]
+    except UnicodeDecodeError as e:
+        raise TaskDataError(f"{pred_path}: not valid UTF-8 ({e.reason} at byte {e.start})") from None
     if len(pred) != len(gold):
         raise TaskDataError(f"{pred_path}: {len(pred)} prediction lines but {gold_path} has {len(gold)} sentences")
     return score_predictions(gold, pred)

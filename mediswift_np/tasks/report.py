@@ -42,9 +42,14 @@ def format_report(s: dict[str, Any]) -> str:
         f"the context: {s['truncated_test_sources']}; weights reactivated by densifying: {s['reactivated_weights']:,}",
         "soft prompt moved by ||P_end - P_start|| / ||P_start|| = " + ", ".join(f"{x:.2f}" for x in s["prompt_change"]) + " (per seed)",
     ]
+    if len(s.get("grid", [])) > 1:
+        lines.append("grid (validation score, seed 0): " + "; ".join(f"bs {g['batch_size']} lr {g['lr']:g}: {g['val_score']:.3f}" for g in s["grid"]))
     if "confusion_matrix" in s:
         lines.append(f"confusion matrix (seed {s['saved_seed']}):")
         lines.append(confusion_table(s["confusion_matrix"]))
+        cm = s["confusion_matrix"]
+        lines.append("per-class counts: " + ", ".join(
+            f"{a} {sum(cm[i])} gold / {sum(row[i] for row in cm)} predicted / {cm[i][i]} correct" for i, a in enumerate(ANSWERS)))  # fmt: skip
         lines.append("per-class F1: " + ", ".join(f"{k} {v:.3f}" for k, v in s["per_class_f1"].items()))
     if "per_class" in s:
         lines.append(f"per-class counts (seed {s['saved_seed']}): {'class':<36}{'gold':>6}{'pred':>6}{'correct':>8}")
