@@ -12,7 +12,8 @@ The paper's fine-tuning (Sec. 2.2, 4, App. A.2-A.3) at whatever scale fits:
    for the sequence layout, truncation and prompt initialisation.
 3. **Protocol** (App. A.2/A.3): AdamW, linear warmup over 10% of the steps then cosine
    decay (to 10% of the peak, as in pre-training), at most ``--epochs`` epochs per stage
-   with early stopping on the validation metric (``--patience`` epochs without
+   with early stopping on the validation metric -- accuracy for PubMedQA, micro-F1 for
+   HoC, ties broken by the lower validation target loss (``--patience`` epochs without
    improvement; the best epoch's weights are kept). A grid over batch size × learning
    rate is searched with the first seed and chosen on the final stage's validation metric;
    then ``--seeds`` runs of the chosen point give mean ± std (sample std, ddof = 1).
@@ -26,7 +27,14 @@ The paper's fine-tuning (Sec. 2.2, 4, App. A.2-A.3) at whatever scale fits:
    required format); answers it cannot parse are dropped.
 5. **Evaluation**: greedy generation after ``[source; prompt]`` with the KV cache, parsed
    back to a label; an unparseable answer counts as wrong and is reported. Metrics are
-   the official scripts' (tasks/metrics.py) next to the majority-class baseline.
+   the official scripts' (tasks/metrics.py) next to the majority-class baseline. The
+   cache runs the context once and one position per answer token; recomputing instead
+   costs about (answer length) × (context length) positions (benchmarks/bench_finetune_predict.py).
+
+Weight decay 0.1 on the block matrices (the GPT convention of optim.py; the soft prompt,
+like the embeddings, has none); gradient clipping at global norm 1. Seeds change the
+soft-prompt initialisation and the order of the training examples; every seed starts
+from the same pre-trained weights.
 
 Outputs (``--out``): the fine-tuned checkpoint of the seed with the best validation score
 (dense weights + ``prompt/embeddings``, state ``kind: "finetune"``) and one prediction

@@ -31,7 +31,7 @@ def format_report(s: dict[str, Any]) -> str:
     """Several lines summarising :func:`mediswift_np.finetune.finetune`'s result."""
     metric = "macro_f1" if s["task"] == "pubmedqa" else "micro_f1"
     name = {"macro_f1": "macro-F1", "micro_f1": "micro-F1"}[metric]
-    level = f" [{s['level']}]" if "level" in s else ""
+    level = f" [{s['level']}]" if "level" in s and s["level"] not in s["data"] else ""
     lines = [
         f"{s['task']}{level} on {s['data']}: {s['n_train']} train / {s['n_val']} validation / {s['n_test']} test; "
         f"prompt n = {s['prompt_length']}, loss on {s['loss_on']}; batch size {s['batch_size']}, lr {s['lr']:g}",
