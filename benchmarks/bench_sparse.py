@@ -29,11 +29,11 @@ but a CPU runs dense products near peak and sparse ones at the speed of irregula
 memory access, so the FLOP savings only show up in wall-clock time when s is extreme.
 
 ``--tiny-runs`` adds whole ``python -m mediswift_np.pretrain --tiny`` runs at
-s = 0, 0.5, 0.75 with both backends (issue 4, item 9): the run's own ``wall_seconds``,
-the process's wall time (start-up included) and its CPU time over all threads, which is
-less sensitive to other jobs sharing the cores. At s = 0 there are no masks, so both
-backends run the same dense code -- their difference shows the noise. The losses of the
-two backends agree to float32 rounding.
+s = 0, 0.5, 0.75 with both backends (issue 4, item 9), the dense one also with
+OPENBLAS_NUM_THREADS=1. Reported: the run's own ``wall_seconds``, the process's wall
+time (start-up included) and its CPU time over all threads. At s = 0 there are no
+masks, so every variant runs the same dense code -- their spread shows the noise. The
+losses of the two backends agree to float32 rounding.
 
     python benchmarks/bench_sparse.py              # three sizes, 5/5/3 repeats (~15 min on 2 cores)
     python benchmarks/bench_sparse.py --quick      # one small size, 3 repeats (~20 s)
@@ -304,12 +304,17 @@ def last_json_line(stdout: str) -> dict:
     return json.loads(lines[-1])
 
 
-def run_tiny(sparsity: float, backend: str, out_dir: str, extra: list[str]) -> dict:
+def run_tiny(sparsity: float, variant: Variant, out_dir: str, extra: list[str]) -> dict:
+    """One ``pretrain --tiny --json`` process; its summary plus process wall and CPU seconds."""
     cmd = [sys.executable, "-m", "mediswift_np.pretrain", "--tiny", "--sparsity", str(sparsity),
-           "--sparse-backend", backend, "--json", "--quiet", "--out", out_dir, *extra]  # fmt: skip
+           "--sparse-backend", variant.backend, "--json", "--quiet", "--out", out_dir, *extra]  # fmt: skip
+    env = dict(os.environ)
+    if variant.blas_threads is not None:  # read by OpenBLAS (and OpenMP/MKL builds) at start-up
+        for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[name] = str(variant.blas_threads)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
@@ -322,28 +327,31 @@ def run_tiny(sparsity: float, backend: str, out_dir: str, extra: list[str]) -> d
 
 
 def tiny_runs(repeats: int, extra: list[str]) -> str:
-    """Markdown table of whole --tiny runs, both backends interleaved, medians over repeats."""
+    """Markdown table of whole --tiny runs, the variants interleaved, medians over repeats."""
     runs: dict[tuple[float, str], list[dict]] = {}
+    order = (DENSE, DENSE_1, SCIPY)
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(repeats):
             for s in TINY_SPARSITIES:
-                for backend in PATHS if r % 2 == 0 else PATHS[::-1]:
-                    out = os.path.join(tmp, f"s{s}-{backend}-{r}")
-                    summary = run_tiny(s, backend, out, extra)
-                    runs.setdefault((s, backend), []).append(summary)
-                    print(f"  tiny run s={s:g} {backend}: {summary['wall_seconds']:.1f} s", file=sys.stderr, flush=True)
+                for v in order[r % 3 :] + order[: r % 3]:
+                    out = os.path.join(tmp, f"s{s}-{v.backend}-{v.blas_threads}-{r}")
+                    summary = run_tiny(s, v, out, extra)
+                    runs.setdefault((s, v.label), []).append(summary)
+                    print(f"  tiny run s={s:g} {v.label}: {summary['wall_seconds']:.1f} s", file=sys.stderr, flush=True)
     lines = [
-        "| s | backend | wall_seconds | process s | CPU s (all threads) | final_loss | scipy/dense (wall) |",
+        "| s | path | wall_seconds | process s | CPU s (all threads) | final_loss | wall / dense |",
         "|---:|---|---:|---:|---:|---:|---:|",
     ]
     for s in TINY_SPARSITIES:
-        wall = {b: statistics.median(x["wall_seconds"] for x in runs[(s, b)]) for b in PATHS}
-        for b in PATHS:
-            proc = statistics.median(x["process_seconds"] for x in runs[(s, b)])
-            cpu = statistics.median(x["cpu_seconds"] for x in runs[(s, b)])
-            loss = statistics.median(x["final_loss"] for x in runs[(s, b)])
-            ratio = f"{wall['scipy'] / wall['dense']:.2f}" if b == "scipy" else ""
-            lines.append(f"| {s:g} | {b} | {wall[b]:.1f} | {proc:.1f} | {cpu:.1f} | {loss:.4f} | {ratio} |")
+        wall = {v.label: statistics.median(x["wall_seconds"] for x in runs[(s, v.label)]) for v in order}
+        for v in order:
+            proc = statistics.median(x["process_seconds"] for x in runs[(s, v.label)])
+            cpu = statistics.median(x["cpu_seconds"] for x in runs[(s, v.label)])
+            loss = statistics.median(x["final_loss"] for x in runs[(s, v.label)])
+            lines.append(
+                f"| {s:g} | {v.label} | {wall[v.label]:.1f} | {proc:.1f} | {cpu:.1f} | {loss:.4f} "
+                f"| {wall[v.label] / wall['dense']:.2f} |"
+            )
     return "\n".join(lines)
 
 
