@@ -29,7 +29,7 @@ import math
 import numpy as np
 
 from . import functional as F
-from .autograd import Tensor, concat, embedding, flop_scope, no_grad
+from .autograd import Tensor, embedding, flop_scope, no_grad
 from .config import GPTConfig
 from .nn import GELU, Dropout, Embedding, LayerNorm, Linear, Module, ModuleList
 
@@ -185,11 +185,7 @@ class GPT(Module):
         if start_pos + T > cfg.n_ctx:
             raise ValueError(f"sequence of {start_pos + T} tokens exceeds the context of {cfg.n_ctx}")
         with flop_scope("embeddings"):
-            if prompt is None:
-                tok = tr.wte(idx)  # (B, T) -> (B, T, C)
-            else:
-                table = concat([tr.wte.weight, prompt], axis=0)  # (V + P, C): real tokens, then virtual ones
-                tok = embedding(table, idx)
+            tok = embedding(tr.wte.weight, idx, prompt)  # (B, T) -> (B, T, C); ids >= V read prompt rows
             pos = tr.wpe.weight[start_pos : start_pos + T]  # (T, C), broadcast over the batch
             x = tr.drop(tok + pos)
         for block in tr.h:

@@ -238,3 +238,12 @@ def test_elementwise_flop_rules():
     assert c.total(phase="forward") == 6
     assert c.total(kind="elementwise", phase="backward") == 12
     assert c.total(kind="reduction", phase="backward") == 3
+
+
+def test_embedding_with_extra_rows_equals_concatenated_table(rng):
+    w, extra = leaf(rng, 5, 3), leaf(rng, 2, 3)
+    ids = np.array([[0, 5, 6, 5], [4, 1, 1, 6]])  # 5 and 6 address the extra rows
+    assert gradcheck(lambda w, e: embedding(w, ids, e), [w, extra])
+    np.testing.assert_array_equal(embedding(w, ids, extra).data, concat([w, extra]).data[ids])
+    with pytest.raises(IndexError):
+        embedding(w, np.array([[7]]), extra)

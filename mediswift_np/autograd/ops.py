@@ -223,18 +223,36 @@ def _is_basic_index(index) -> bool:
 
 
 class Embedding(Function):
-    """Row lookup ``weight[ids]`` -- the input embedding (a gather, 0 FLOPs forward)."""
+    """Row lookup ``weight[ids]`` -- the input embedding (a gather, 0 FLOPs forward).
 
-    def forward(self, weight, ids):
+    With an ``extra`` table of P rows (soft-prompt vectors), ids V..V+P-1 read its rows,
+    as if it were appended to ``weight`` -- without copying the (V, C) table each call.
+    """
+
+    def forward(self, weight, ids, extra=None):
         self.ids, self.shape = ids, weight.shape
-        return weight[ids]  # (B, T) ids -> (B, T, C)
+        if extra is None:
+            return weight[ids]  # (B, T) ids -> (B, T, C)
+        V = weight.shape[0]
+        self.virtual, self.extra_shape = ids >= V, extra.shape
+        out = np.empty(ids.shape + weight.shape[1:], dtype=weight.dtype)  # (B, T, C)
+        out[~self.virtual] = weight[ids[~self.virtual]]
+        out[self.virtual] = extra[ids[self.virtual] - V]
+        return out
 
     def backward(self, g):
         """d(weight[ids])/d weight: each id's row receives the sum of its positions' gradients."""
+        C = self.shape[1]
         dw = np.zeros(self.shape, dtype=g.dtype)
-        np.add.at(dw, self.ids.reshape(-1), g.reshape(-1, self.shape[1]))  # repeated ids add
         self.count(g.size, "scatter_add")
-        return dw, None
+        if len(self.needs_grad) == 2:
+            np.add.at(dw, self.ids.reshape(-1), g.reshape(-1, C))  # repeated ids add
+            return dw, None
+        real = ~self.virtual
+        np.add.at(dw, self.ids[real], g[real])
+        dextra = np.zeros(self.extra_shape, dtype=g.dtype)
+        np.add.at(dextra, self.ids[self.virtual] - self.shape[0], g[self.virtual])
+        return dw, None, dextra
 
 
 class MatMul(Function):
@@ -293,12 +311,21 @@ def concat(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     return Concat.apply(*tensors, axis=axis)
 
 
-def embedding(weight: Tensor, ids) -> Tensor:
-    """``weight[ids]`` for an integer array ``ids``; the backward adds repeated ids."""
+def embedding(weight: Tensor, ids, extra: Tensor | None = None) -> Tensor:
+    """``weight[ids]`` for an integer array ``ids``; the backward adds repeated ids.
+
+    ``extra`` (P, C): rows for ids V..V+P-1, like ``concat([weight, extra])[ids]`` without
+    building the concatenated table.
+    """
     ids = np.asarray(ids.data if isinstance(ids, Tensor) else ids)
     if not np.issubdtype(ids.dtype, np.integer):
         raise TypeError(f"embedding ids must be integers, got {ids.dtype}")
-    return Embedding.apply(weight, Tensor(ids))
+    limit = weight.shape[0] + (0 if extra is None else extra.shape[0])
+    if ids.size and (ids.min() < 0 or ids.max() >= limit):
+        raise IndexError(f"token id outside [0, {limit})")
+    if extra is None:
+        return Embedding.apply(weight, Tensor(ids))
+    return Embedding.apply(weight, Tensor(ids), extra)
 
 
 def masked_fill(a: Tensor, mask, value: float) -> Tensor:
