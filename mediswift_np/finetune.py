@@ -68,6 +68,7 @@ from .tasks.evaluation import evaluate, majority_baseline, mean_std, target_loss
 from .tasks.metrics import FAILED
 from .tasks.prompting import LOSS_ON, PROMPT_INITS, Encoder, init_soft_prompt, make_batch, predict
 from .tasks.report import format_report
+from .data.synthetic_tasks import EVIDENCE
 from .tasks.stages import load_stages
 
 PAPER_GRID = {  # App. A.2 / A.3: batch sizes x learning rates searched on validation
@@ -103,6 +104,7 @@ class FinetuneConfig:
     weight_decay: float = 0.1
     grad_clip: float = 1.0
     val_fraction: float = 0.1  # of each earlier stage / of the HoC training file
+    synthetic_evidence: str = "context"  # "knowledge": no results sentence, the answer needs pre-training
     n_train: int = 400  # synthetic task sizes
     n_val: int = 60
     n_test: int = 200
@@ -143,6 +145,8 @@ class FinetuneConfig:
             raise UserError(f"--prompt-init must be one of {PROMPT_INITS} and --loss-on one of {LOSS_ON}")
         if any(b < 1 for b, _ in self.grid_points()) or any(not lr > 0 for _, lr in self.grid_points()):
             raise UserError("batch sizes must be >= 1 and learning rates positive")
+        if self.synthetic_evidence not in EVIDENCE:
+            raise UserError(f"--synthetic-evidence must be one of {', '.join(EVIDENCE)}")
         if not 0.0 < self.val_fraction < 1.0:
             raise UserError(f"--val-fraction must be in (0, 1), got {self.val_fraction}")
         return self
@@ -290,7 +294,8 @@ def finetune(cfg: FinetuneConfig, out: Path | None = None, progress: bool = True
     cfg.validate()
     init = load_init(cfg.init)
     stages = load_stages(
-        cfg.task, cfg.data, test=cfg.test or None, synthetic_sizes=(cfg.n_train, cfg.n_val, cfg.n_test), seed=cfg.seed,
+        cfg.task, cfg.data, test=cfg.test or None, synthetic_sizes=(cfg.n_train, cfg.n_val, cfg.n_test),
+        synthetic_evidence=cfg.synthetic_evidence, seed=cfg.seed,
         val_fraction=cfg.val_fraction, max_train=cfg.max_train or None, max_val=cfg.max_val or None, max_test=cfg.max_test or None,
     )  # fmt: skip
     grid = [run_seed(cfg, init, stages, b, lr, 0, progress) for b, lr in cfg.grid_points()]
@@ -299,7 +304,7 @@ def finetune(cfg: FinetuneConfig, out: Path | None = None, progress: bool = True
     runs = [chosen] + [run_seed(cfg, init, stages, chosen["batch_size"], chosen["lr"], s, progress) for s in range(1, cfg.seeds)]
 
     metric = TASKS[cfg.task].metric_name
-    summary: dict[str, Any] = {"task": cfg.task, "data": "synthetic" if not cfg.data else stages[-1].description}
+    summary: dict[str, Any] = {"task": cfg.task, "data": stages[-1].description}
     if cfg.task == "hoc":
         summary["level"] = hoc.LEVEL
     for key in ("accuracy", metric):
@@ -374,6 +379,8 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument(flag, action="store_true", default=None, help=help_)
         elif f.name in ("prompt_init", "loss_on"):
             p.add_argument(flag, choices=PROMPT_INITS if f.name == "prompt_init" else LOSS_ON, help=help_)
+        elif f.name == "synthetic_evidence":
+            p.add_argument(flag, choices=EVIDENCE, help="synthetic PubMedQA: answer stated in the context, or only known from pre-training")
         else:
             p.add_argument(flag, type=type(f.default), metavar=f.name.upper(), help=help_)
     return p

@@ -211,3 +211,21 @@ def test_negative_sizes_are_user_errors(make):
 
     with pytest.raises(UserError):
         make(-1, 0)
+
+
+def test_knowledge_evidence_drops_the_results_sentence():
+    from mediswift_np.data.world import default_world
+
+    world = default_world()
+    drugs = {d.name: d for d in world.drugs}
+    with_results = synthetic_pubmedqa(30, seed=4)
+    knowledge = synthetic_pubmedqa(30, seed=4, evidence="knowledge")
+    assert list(with_results) == list(knowledge)  # same questions and answers, same order
+    for pmid, rec in knowledge.items():
+        full = with_results[pmid]
+        assert rec["QUESTION"] == full["QUESTION"] and rec["final_decision"] == full["final_decision"]
+        assert rec["CONTEXTS"] == full["CONTEXTS"][:2] and "RESULTS" not in rec["LABELS"]
+        drug = next(d for name, d in drugs.items() if name in rec["QUESTION"])
+        # the answer is the world's fact: target in its own indication -> yes; another biomarker -> no; off-label -> maybe
+        expected = "no" if drug.target not in rec["QUESTION"] else ("yes" if drug.disease in rec["QUESTION"] else "maybe")
+        assert rec["final_decision"] == expected

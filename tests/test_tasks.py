@@ -264,3 +264,13 @@ def test_real_hoc_files(shared_data):
     (st,) = stages.load_stages("hoc", [str(shared_data / "hoc")])
     assert len(st.train) + len(st.val) == 9972 and len(st.test) == 4947
     assert "sentence-level" in st.description
+
+
+def test_synthetic_knowledge_stage_has_no_results_sentence():
+    from mediswift_np.tasks.stages import load_stages
+
+    (stage,) = load_stages("pubmedqa", [], synthetic_sizes=(20, 5, 10), synthetic_evidence="knowledge", seed=1)
+    assert "knowledge" in stage.description
+    (plain,) = load_stages("pubmedqa", [], synthetic_sizes=(20, 5, 10), seed=1)
+    for a, b in zip(stage.train, plain.train):
+        assert a.label == b.label and len(a.source) < len(b.source)  # same question, shorter context

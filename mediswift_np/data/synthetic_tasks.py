@@ -71,8 +71,11 @@ def fake_pmids(rng: np.random.Generator, n: int) -> list[str]:
 # ----------------------------------------------------------------------------- PubMedQA
 
 
-def pubmedqa_record(rng: np.random.Generator, world: World, answer: str) -> dict:
-    """One PubMedQA-schema record whose context implies ``answer``."""
+EVIDENCE = ("context", "knowledge")
+
+
+def pubmedqa_record(rng: np.random.Generator, world: World, answer: str, evidence: str = "context") -> dict:
+    """One PubMedQA-schema record whose context (or the world's facts) implies ``answer``."""
     drug = pick(rng, world.drugs)
     disease, marker = drug.disease, drug.target
     if answer == "no":
@@ -85,6 +88,9 @@ def pubmedqa_record(rng: np.random.Generator, world: World, answer: str) -> dict
         ("OBJECTIVE", f"To test whether {drug.name}, {drug.a_class}, lowers {marker} in {disease}."),
     ))
     contexts = [first, trial_methods(rng, drug, disease), cap(effect_sentence(rng, drug.name, marker, OUTCOME_FOR_ANSWER[answer]))]
+    labels = [first_label, "METHODS", "RESULTS"]
+    if evidence == "knowledge":  # no results sentence: the answer must come from what pre-training taught
+        contexts, labels = contexts[:2], labels[:2]
     long_answer = {
         "yes": f"{cap(drug.name)} lowers {marker} in patients with {disease}.",
         "no": f"{cap(drug.name)} does not change {marker} in {disease}.",
@@ -93,7 +99,7 @@ def pubmedqa_record(rng: np.random.Generator, world: World, answer: str) -> dict
     return {
         "QUESTION": question,
         "CONTEXTS": contexts,
-        "LABELS": [first_label, "METHODS", "RESULTS"],
+        "LABELS": labels,
         "MESHES": ["Humans", cap(disease), cap(drug.name), cap(marker)],
         "YEAR": str(int(rng.integers(1998, 2019))),
         "reasoning_required_pred": answer,
@@ -103,8 +109,14 @@ def pubmedqa_record(rng: np.random.Generator, world: World, answer: str) -> dict
     }
 
 
-def synthetic_pubmedqa(n: int, seed: int) -> dict[str, dict]:
+def synthetic_pubmedqa(n: int, seed: int, evidence: str = "context") -> dict[str, dict]:
     """``n`` PubMedQA-style records keyed by fake PMID (``ori_pqal.json`` schema).
+
+    ``evidence="context"``: the results sentence states the answer (cue words suffice).
+    ``evidence="knowledge"``: the results sentence is left out, so the answer follows only
+    from the world's facts -- which drug lowers which biomarker in which disease -- that
+    the synthetic pre-training corpus teaches. Fine-tuning then measures what the
+    pre-trained model knows, not how fast it learns cue words.
 
     Example:
         >>> qa = synthetic_pubmedqa(10, seed=0)
@@ -113,12 +125,14 @@ def synthetic_pubmedqa(n: int, seed: int) -> dict[str, dict]:
     """
     if n < 0:
         raise UserError(f"number of examples must be >= 0, got {n}")
+    if evidence not in EVIDENCE:
+        raise UserError(f"evidence must be one of {', '.join(EVIDENCE)}, got {evidence!r}")
     rng = np.random.default_rng(seed)
     world = default_world()
     answers = [a for a, k in zip(ANSWERS, exact_counts(n, ANSWER_SHARES)) for _ in range(k)]
     answers = [answers[int(i)] for i in rng.permutation(n)]
     pmids = fake_pmids(rng, n)
-    return {pmid: pubmedqa_record(rng, world, a) for pmid, a in zip(pmids, answers)}
+    return {pmid: pubmedqa_record(rng, world, a, evidence) for pmid, a in zip(pmids, answers)}
 
 
 def write_synthetic_pubmedqa(path: str | os.PathLike, n: int, seed: int) -> Path:

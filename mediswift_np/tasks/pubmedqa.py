@@ -137,12 +137,16 @@ def official_split(
     return train, val, test
 
 
-def synthetic_data(n_train: int, n_val: int, n_test: int, seed: int) -> TaskData:
-    """Synthetic PubMedQA-style splits (mediswift_np.data), drawn from independent seeds."""
+def synthetic_data(n_train: int, n_val: int, n_test: int, seed: int, evidence: str = "context") -> TaskData:
+    """Synthetic PubMedQA-style splits (mediswift_np.data), drawn from independent seeds.
+
+    ``evidence="knowledge"`` leaves the results sentence out (see data.synthetic_pubmedqa).
+    """
     parts = []
     for k, n in enumerate((n_train, n_val, n_test)):
-        parts.append(examples_from_records(synthetic_pubmedqa(n, seed=int(np.random.SeedSequence([seed, 17, k]).generate_state(1)[0]))))
-    return TaskData(*parts, description="synthetic")
+        sub_seed = int(np.random.SeedSequence([seed, 17, k]).generate_state(1)[0])
+        parts.append(examples_from_records(synthetic_pubmedqa(n, seed=sub_seed, evidence=evidence)))
+    return TaskData(*parts, description="synthetic" if evidence == "context" else "synthetic (knowledge: no results sentence)")
 
 
 def write_predictions(path: str | os.PathLike, predictions: dict[str, str]) -> Path:

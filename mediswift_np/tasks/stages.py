@@ -86,6 +86,7 @@ def load_stages(
     *,
     test: str | None = None,
     synthetic_sizes: tuple[int, int, int] = (400, 60, 200),
+    synthetic_evidence: str = "context",
     seed: int = 0,
     val_fraction: float = 0.1,
     max_train: int | None = None,
@@ -97,8 +98,12 @@ def load_stages(
     if not paths:
         if test:
             raise TaskDataError("--test needs --data (the synthetic task makes its own test split)")
-        make = {"pubmedqa": pubmedqa.synthetic_data, "hoc": hoc.synthetic_data}[task]
-        stages = [make(*synthetic_sizes, seed=seed)]
+        if task == "pubmedqa":
+            stages = [pubmedqa.synthetic_data(*synthetic_sizes, seed=seed, evidence=synthetic_evidence)]
+        elif synthetic_evidence != "context":
+            raise TaskDataError("--synthetic-evidence knowledge exists for pubmedqa only")
+        else:
+            stages = [hoc.synthetic_data(*synthetic_sizes, seed=seed)]
     elif task == "pubmedqa":
         stages = pubmedqa_stages(paths, test, rng, val_fraction)
     elif task == "hoc":
