@@ -208,11 +208,12 @@ def train_stage(model: GPT, prompt: Parameter | None, encoder: Encoder, data: Ta
 
 
 def load_init(path: str) -> tuple[dict[str, np.ndarray], dict[str, Any], Any]:
-    """Arrays, state and tokenizer of the starting checkpoint (pre-trained, or an earlier fine-tuning)."""
+    """Arrays, state and tokenizer of the starting checkpoint: pre-trained, an earlier
+    fine-tuning, or imported from Hugging Face format (``python -m mediswift_np.export --import-hf``)."""
     arrays, state = checkpoint.load(path)
     tokenizer = checkpoint.load_tokenizer(path)
-    if state.get("kind") not in ("pretrain", "finetune"):
-        raise checkpoint.CheckpointError(f"{path}: not a pre-training or fine-tuning checkpoint (kind {state.get('kind')!r})")
+    if state.get("kind") not in ("pretrain", "finetune", "imported"):
+        raise checkpoint.CheckpointError(f"{path}: not a pre-training, fine-tuning or imported checkpoint (kind {state.get('kind')!r})")
     return arrays, state, tokenizer
 
 

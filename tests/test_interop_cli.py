@@ -117,3 +117,18 @@ def test_bad_and_mismatched_files_exit_2(ckpt, tmp_path):
     assert load_safetensors(tmp_path / "hf" / "model.safetensors")  # the good export was never touched
     proc = run("--ckpt", ckpt, "--import-hf", tmp_path / "hf", "--out", tmp_path / "c5", check=False)
     assert proc.returncode == 2 and "not allowed with argument" in proc.stderr
+
+
+def test_fine_tuning_can_start_from_an_imported_checkpoint(ckpt, tmp_path):
+    from mediswift_np.finetune import FinetuneConfig, finetune
+
+    run("--ckpt", ckpt, "--out", tmp_path / "hf", "--quiet")
+    run("--import-hf", tmp_path / "hf", "--out", tmp_path / "imported", "--quiet")
+    cfg = FinetuneConfig(init=str(tmp_path / "imported"), seeds=1, epochs=1, n_train=8, n_val=4, n_test=4, batch_size=4)
+    summary = finetune(cfg, None, progress=False)
+    assert summary["n_test"] == 4 and summary["reactivated_weights"] == summary_pruned(ckpt)
+
+
+def summary_pruned(ckpt) -> int:
+    arrays, _ = checkpoint.load(ckpt)
+    return sum(int((~v).sum()) for k, v in arrays.items() if k.startswith("mask/"))
