@@ -17,8 +17,6 @@ SPEC target: the sweep in under a minute on a 2-core machine.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 
@@ -28,15 +26,9 @@ from mediswift_np.accelerator.fast import emulate_fast
 from mediswift_np.accelerator.mapping import Mapping
 from mediswift_np.accelerator.machine import Machine
 from mediswift_np.accelerator.sweep import FIG3_SPARSITIES, GPT3_D_MODEL, run_layers, synthetic_layer
+from timing import median_seconds
 
 
-def median_seconds(fn, repeats: int) -> tuple[float, object]:
-    times, out = [], None
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), out
 
 
 def main() -> None:

@@ -22,23 +22,15 @@ from __future__ import annotations
 
 import argparse
 import io
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 from mediswift_np.data import pubmedqa_abstracts, real_data_dir, synthetic_corpus
 from mediswift_np.tokenizer import Tokenizer, learn_bpe, learn_bpe_reference, moses_tokenize, word_frequencies
 from mediswift_np.tokenizer.encoder import build_dictionary
+from timing import median_seconds
 
 
-def median_seconds(fn, repeats: int):
-    times, out = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), out
 
 
 def load_documents(n_synthetic: int) -> tuple[str, list[str]]:

@@ -18,8 +18,6 @@ answers are whatever it generates, up to the full target budget). Medians over
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 
@@ -29,15 +27,9 @@ from mediswift_np.model import GPT
 from mediswift_np.tasks import PUBMEDQA, pubmedqa
 from mediswift_np.tasks.prompting import Encoder, init_soft_prompt, predict
 from mediswift_np.tokenizer import Tokenizer
+from timing import median_seconds
 
 
-def median_seconds(fn, repeats: int):
-    times, out = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), out
 
 
 def main() -> None:

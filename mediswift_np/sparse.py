@@ -220,7 +220,7 @@ def sampled_matmul(a_t: np.ndarray, b_t: np.ndarray, rows: np.ndarray, cols: np.
 class MaskedLinear(Function):
     def forward(self, x, w, b=None, layout: SparseLayout = None, backend: str = "dense"):
         x2 = x.reshape(-1, x.shape[-1])  # (..., in) -> (N, in)
-        N, (n_in, n_out) = x2.shape[0], w.shape
+        N, n_out = x2.shape[0], w.shape[1]
         self.layout, self.backend, self.has_bias, self.in_shape = layout, backend, b is not None, x.shape
         if backend == "scipy":
             self.xt = np.ascontiguousarray(x2.T)  # (in, N): one row per input unit

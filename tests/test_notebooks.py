@@ -8,7 +8,6 @@ A cell that raises fails the test with the cell's error.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest

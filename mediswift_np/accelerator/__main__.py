@@ -128,7 +128,7 @@ def format_layer_table(reports: list[dict]) -> str:
 
 def format_single(r: dict) -> str:
     lines = [format_layer_table([r]), ""]
-    lines.append(f"dense kernel terms: " + ", ".join(f"{k} {v:.0f}" for k, v in r["dense"]["terms"].items()))
+    lines.append("dense kernel terms: " + ", ".join(f"{k} {v:.0f}" for k, v in r["dense"]["terms"].items()))
     s = r["simd"]
     lines.append(
         f"SIMD baseline: {s['occupied_tiles']}/{s['weight_tiles']} weight tiles hold a nonzero -> "
