@@ -35,7 +35,7 @@ time (start-up included) and its CPU time over all threads. At s = 0 there are n
 masks, so every variant runs the same dense code -- their spread shows the noise. The
 losses of the two backends agree to float32 rounding.
 
-    python benchmarks/bench_sparse.py              # three sizes, 5/5/3 repeats (~15 min on 2 cores)
+    python benchmarks/bench_sparse.py              # three sizes, 5/5/3 repeats (7-9 min on 2 cores)
     python benchmarks/bench_sparse.py --quick      # one small size, 3 repeats (~20 s)
     python benchmarks/bench_sparse.py --tiny-runs --no-layers
 """
@@ -64,7 +64,7 @@ from mediswift_np import sparse
 from mediswift_np.autograd import Tensor
 from mediswift_np.nn import Parameter
 
-# (N tokens, in, out) -> default timed repeats; the largest size takes ~2 min per repeat on 2 cores
+# (N tokens, in, out) -> default timed repeats; the largest size takes ~1.5 min per repeat on 2 cores
 SIZES = {(2048, 256, 1024): 5, (2048, 512, 2048): 5, (4096, 1024, 4096): 3}
 QUICK_SIZES = {(2048, 256, 1024): 3}
 SPARSITIES = (0.5, 0.75, 0.9, 0.95, 0.98, 0.99)  # 0.98: the current AUTO_SCIPY_MIN_SPARSITY
