@@ -238,7 +238,7 @@ def run_seed(cfg: FinetuneConfig, init, stages: list[TaskData], batch_size: int,
     arrays, state, tokenizer = init
     rng = np.random.default_rng([cfg.seed, seed, 7])
     model, prompt, reactivated = build_model(arrays, state, cfg.prompt_length, rng, cfg.prompt_init)
-    model.dropout_rng = np.random.default_rng([cfg.seed, seed, 8])
+    model.reseed_dropout([cfg.seed, seed, 8])
     labels = {ex.label for st in stages for ex in st.train + st.val if ex.label is not None}
     encoder = Encoder.build(tokenizer, TASKS[cfg.task], cfg.prompt_length, model.config.n_ctx, sorted(labels))
     prompt_start = None if prompt is None else prompt.data.copy()

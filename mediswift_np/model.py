@@ -157,7 +157,11 @@ class GPT(Module):
         self.config = cfg
         rng = np.random.default_rng(seed)
         self.transformer = Transformer(cfg, rng)
-        self.dropout_rng = np.random.default_rng([seed, 1])
+        self.reseed_dropout([seed, 1])
+
+    def reseed_dropout(self, seed) -> None:
+        """A fresh ``dropout_rng`` from ``seed``, shared by every dropout in the model."""
+        self.dropout_rng = np.random.default_rng(seed)
         for m in self.modules():
             if isinstance(m, (Dropout, CausalSelfAttention)):
                 m.rng = self.dropout_rng

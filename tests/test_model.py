@@ -154,3 +154,13 @@ def test_tiny_model_overfits_one_batch():
         opt.clip_grad_norm()
         opt.step(1e-2)
     assert loss.item() < 0.05  # from ln 32 = 3.47
+
+
+def test_reseed_dropout_reaches_every_dropout():
+    model = GPT(MICRO.with_(dropout=0.3), seed=1)
+    ids = np.array([[1, 2, 3, 4]])
+    model.reseed_dropout(123)
+    a = model(ids)[0].data
+    model.reseed_dropout(123)
+    b = model(ids)[0].data
+    np.testing.assert_array_equal(a, b)  # the same masks: every dropout draws from the new generator

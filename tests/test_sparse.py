@@ -104,10 +104,19 @@ def test_scipy_path_equals_dense_path_and_definition():
 def test_sampled_matmul_chunks_agree(monkeypatch):
     rng = np.random.default_rng(4)
     a, b = rng.standard_normal((7, 11)), rng.standard_normal((5, 11))
-    rows, cols = np.nonzero(rng.random((7, 5)) < 0.4)
+    pattern = rng.random((7, 5)) < 0.6
+    rows, cols = np.nonzero(pattern)  # row-major = CSR order
+    indptr = np.concatenate([[0], np.cumsum(pattern.sum(axis=1))])
     full = (a @ b.T)[rows, cols]
-    monkeypatch.setattr(sparse, "SDDMM_CHUNK", 22)  # two rows of 11 per chunk
-    np.testing.assert_allclose(sparse.sampled_matmul(a, b, rows, cols), full, rtol=1e-13)
+    np.testing.assert_allclose(sparse.sampled_matmul(a, b, indptr, cols), full, rtol=1e-13)
+    monkeypatch.setattr(sparse, "SDDMM_CHUNK", 22)  # two output rows of 11 per chunk
+    np.testing.assert_allclose(sparse.sampled_matmul(a, b, indptr, cols), full, rtol=1e-13)
+
+
+def test_transposed_copy():
+    a = np.arange(70.0).reshape(7, 10)
+    t = sparse.transposed_copy(a, block=3)
+    assert t.flags.c_contiguous and np.array_equal(t, a.T)
 
 
 @pytest.mark.parametrize("backend", ["dense", "scipy"])
