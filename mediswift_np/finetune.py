@@ -63,6 +63,7 @@ from .errors import UserError, print_json, run_cli
 from .model import GPT
 from .nn import Parameter
 from .optim import AdamW, AdamWConfig, lr_schedule
+from .runtime import keep_freed_memory
 from .tasks import TASKS, TaskData, hoc, pubmedqa, stratified_split
 from .tasks.evaluation import evaluate, majority_baseline, mean_std, target_loss
 from .tasks.metrics import FAILED
@@ -389,6 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    keep_freed_memory()  # reuse big freed arrays between steps (see runtime.py)
     if args.synthetic and args.data:
         raise UserError("--synthetic and --data exclude each other")
     fields = {f.name for f in dataclasses.fields(FinetuneConfig)}

@@ -47,6 +47,7 @@ from .data import iterate_val_batches, read_corpus, sample_batch, synthetic_corp
 from .errors import UserError, print_json, run_cli
 from .model import GPT
 from .optim import AdamW, AdamWConfig, lr_schedule
+from .runtime import keep_freed_memory
 from .tokenizer import Tokenizer
 
 
@@ -297,6 +298,7 @@ def config_from_args(args: argparse.Namespace, base: dict | None = None) -> Pret
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    keep_freed_memory()  # reuse big freed arrays between steps (see runtime.py)
     if args.resume is not None:
         _, state = checkpoint.load(args.resume)
         if state.get("kind") != "pretrain":
