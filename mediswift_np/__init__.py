@@ -8,11 +8,22 @@ them densely with soft prompts. Every stage lives in its own small module here:
     autograd      a reverse-mode autodiff engine over NumPy arrays (+ FLOP counting)
     functional    fused ops with closed-form backward passes (softmax, LayerNorm, ...)
     nn, model     Module/Parameter and the GPT-3 decoder (GPT-2 parameter layout)
+    sparse        static random masks, masked matmuls on scipy.sparse or dense BLAS
+    dst           dynamic sparse training (SET, RigL) beside static sparsity
     optim         AdamW with decoupled weight decay, warmup + cosine schedule
     tokenizer     Moses + BPE trainer/encoder with fastBPE files
-    data          corpus readers, the synthetic biomedical corpus, batching
+    data          corpus readers, the synthetic biomedical corpus and tasks, batching
     flops         the analytic FLOP counter (Hoffmann et al. 2022, App. F)
+    flop_audit    counted vs analytic FLOPs, term by term
+    checkpoint    .npz + JSON checkpoints, atomic and verified
+    pretrain      sparse pre-training (python -m mediswift_np.pretrain)
+    tasks         PubMedQA and HoC formats, loaders and official-script metrics
+    generate      greedy generation with a key/value cache
+    finetune      dense fine-tuning with soft prompts (python -m mediswift_np.finetune)
     accelerator   an emulator of a dataflow (wafer-scale) accelerator
+    interop       Hugging Face GPT-2 / BioGPT-format export and import
+    exercises     the checker of the classroom exercises in tutorials/exercises/
+    runtime       one process setting that speeds up training steps
 
 Import submodules explicitly, e.g. ``from mediswift_np.model import GPT``.
 """
