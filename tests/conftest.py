@@ -8,12 +8,15 @@ neither, and tests that need it are skipped.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 # Test matrices are small: BLAS threads only add scheduling overhead there (and stall
 # badly when the machine is busy). Set before NumPy loads; subprocesses inherit it.
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
+# Hypothesis keeps a cache; keep it out of the working directory too.
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", tempfile.mkdtemp(prefix="mediswift-hypothesis-"))
 
 import pytest  # noqa: E402
 
