@@ -20,25 +20,23 @@ uploading to or downloading from the Hub.
 
 from __future__ import annotations
 
-import argparse
 import time
 from typing import Sequence
 
-from .errors import print_json, run_cli
+from .errors import ArgumentParser, add_output_flags, print_json, run_cli
 from .interop import export_hf, import_hf_checkpoint
 
 FORMATS = ("hf",)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m mediswift_np.export", description=__doc__.split("\n\n")[0])
+def build_parser() -> ArgumentParser:
+    p = ArgumentParser(prog="python -m mediswift_np.export", description=__doc__.split("\n\n")[0])
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--ckpt", metavar="DIR", help="mediswift_np checkpoint directory to export")
     src.add_argument("--import-hf", metavar="DIR", help="Hugging Face GPT-2 directory to import as a checkpoint")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory (new, or a previous export)")
     p.add_argument("--format", choices=FORMATS, default="hf", help="export format (default hf)")
-    p.add_argument("--json", action="store_true", help="print one JSON summary as the last line of stdout")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_output_flags(p, quiet=True)
     return p
 
 

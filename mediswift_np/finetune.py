@@ -46,7 +46,6 @@ interrupted fine-tuning run, mixed precision.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import math
 import time
@@ -59,7 +58,7 @@ from tqdm import tqdm
 
 from . import checkpoint, sparse
 from .autograd import count_flops
-from .errors import UserError, print_json, run_cli
+from .errors import ArgumentParser, UserError, add_output_flags, print_json, run_cli
 from .model import GPT
 from .nn import Parameter
 from .optim import AdamW, AdamWConfig, lr_schedule
@@ -359,15 +358,14 @@ HELP = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+def build_parser() -> ArgumentParser:
+    p = ArgumentParser(
         prog="python -m mediswift_np.finetune",
         description="Dense fine-tuning with soft prompts (MediSwift Sec. 2.2). Example: --task pubmedqa --init runs/pretrain-tiny-s0.75 --synthetic",
     )
     p.add_argument("--synthetic", action="store_true", help="the embedded synthetic task (the default when no --data is given)")
     p.add_argument("--out", type=Path, help="fine-tuned checkpoint directory (default runs/finetune-<task>)")
-    p.add_argument("--json", action="store_true", help="print one JSON summary as the last line of stdout")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_output_flags(p, quiet=True)
     for f in dataclasses.fields(FinetuneConfig):  # one option per config field; None = "not given"
         flag, help_ = "--" + f.name.replace("_", "-"), HELP.get(f.name, f"default {f.default!r}")
         if f.name == "task":

@@ -45,13 +45,12 @@ engine.
 
 from __future__ import annotations
 
-import argparse
 import math
 import numbers
 from typing import Sequence
 
 from .config import PRESETS, GPTConfig, get_preset
-from .errors import UserError, print_json, run_cli
+from .errors import ArgumentParser, UserError, add_output_flags, print_json, run_cli
 
 PAPER_PRETRAIN_TOKENS = 104.86e9  # MediSwift Table 6: pre-training tokens of every model
 TOKENS_PER_PARAM = 20  # Hoffmann et al. 2022, Table 3: compute-optimal D is about 20 N
@@ -385,8 +384,8 @@ def format_report(r: dict) -> str:
     return "\n".join(lines)
 
 
-def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def _build_parser() -> ArgumentParser:
+    parser = ArgumentParser(
         prog="python -m mediswift_np.flops",
         description="Analytic training FLOPs (Hoffmann et al. 2022, App. F) of a dense or sparse GPT preset.",
     )
@@ -401,12 +400,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "--embedding-backward-factor", type=float, default=PAPER_EMBEDDING_BACKWARD_FACTOR,
         help="backward cost of the embedding lookup in units of its forward (1 = paper Table 6, 2 = Hoffmann)",
     )
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
-
-    def error(message: str):
-        raise UserError(message)
-
-    parser.error = error  # one-line "error: ..." and exit 2 through run_cli
+    add_output_flags(parser)
     return parser
 
 

@@ -44,7 +44,7 @@ from .autograd import count_flops, no_grad
 from .config import GPTConfig, get_preset
 from .dst import DSTConfig
 from .data import iterate_val_batches, read_corpus, sample_batch, synthetic_corpus, token_stream, train_val_split
-from .errors import UserError, print_json, run_cli
+from .errors import ArgumentParser, UserError, add_output_flags, print_json, run_cli
 from .model import GPT
 from .optim import AdamW, AdamWConfig, lr_schedule
 from .runtime import keep_freed_memory
@@ -257,16 +257,15 @@ def train(
 FIELDS = {f.name: f for f in dataclasses.fields(PretrainConfig)}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+def build_parser() -> ArgumentParser:
+    p = ArgumentParser(
         prog="python -m mediswift_np.pretrain",
         description="Sparse pre-training of a GPT-3 decoder (MediSwift Sec. 3). Example: --tiny --sparsity 0.75",
     )
     p.add_argument("--tiny", action="store_true", help="the classroom recipe: synthetic corpus, tiny model (default model)")
     p.add_argument("--out", type=Path, help="checkpoint directory (default runs/pretrain-<model>-s<sparsity>)")
     p.add_argument("--resume", type=Path, help="continue the run saved in this checkpoint directory")
-    p.add_argument("--json", action="store_true", help="print one JSON summary as the last line of stdout")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_output_flags(p, quiet=True)
     p.add_argument("--stop-after", type=int, metavar="K", help="save and stop after K steps (resume later with --resume)")
     for f in dataclasses.fields(PretrainConfig):  # one option per config field, default None = "not given"
         flag = "--" + f.name.replace("_", "-")

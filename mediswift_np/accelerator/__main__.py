@@ -28,7 +28,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..config import get_preset
-from ..errors import UserError, print_json, run_cli
+from ..errors import ArgumentParser, UserError, add_output_flags, print_json, run_cli
 from .costs import COST_TERMS, SWITCHABLE_TERMS
 from .machine import Machine, SIMDMachine
 from .mapping import Mapping, check_positive_int, choose_mesh
@@ -63,8 +63,8 @@ def _from_flags(args: argparse.Namespace, cls, prefix: str):
     return cls(**changes)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+def build_parser() -> ArgumentParser:
+    p = ArgumentParser(
         prog="python -m mediswift_np.accelerator",
         description="Emulate a linear layer (or a whole GPT training step) on a wafer-scale dataflow machine "
         "and on a dense SIMD machine: measured vs theoretical sparse speedup (MediSwift Fig. 3).",
@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", type=str, default=None, help="whole-model view for a preset (e.g. tiny)")
     p.add_argument("--seq-len", type=int, default=None, help="tokens per sequence for --model (default n_ctx)")
     p.add_argument("--batch-seqs", type=int, default=1, help="sequences per training step for --model (default 1)")
-    p.add_argument("--json", action="store_true", help="print one JSON object as the last stdout line")
+    add_output_flags(p)
     _add_dataclass_flags(p, Machine, "")
     _add_dataclass_flags(p, SIMDMachine, "simd-")
     return p

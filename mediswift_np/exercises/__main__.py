@@ -12,15 +12,14 @@ Does not handle: watching the file for changes; run it again after each edit.
 
 from __future__ import annotations
 
-import argparse
 from typing import Sequence
 
-from ..errors import UserError, print_json, run_cli
+from ..errors import ArgumentParser, add_output_flags, print_json, run_cli
 from . import EXERCISES, check
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(
         prog="python -m mediswift_np.exercises",
         description="Check your answers to the sparse-FLOP exercises (tutorials/exercises/).",
     )
@@ -30,15 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--exercise", "-e", type=int, action="append", metavar="N",
                    help="check only exercise N (repeat for several; default: all)")
     c.add_argument("--seed", type=int, default=0, help="seed of the random test inputs (default 0)")
-    c.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    add_output_flags(c)
     sub.add_parser("list", help="list the exercises and what to read first", description="List the exercises.")
-
-    def error(message: str):
-        raise UserError(message)
-
-    parser.error = error  # one-line "error: ..." and exit 2 through run_cli
-    for p in sub.choices.values():
-        p.error = error
     return parser
 
 

@@ -13,22 +13,21 @@ Does not handle: scoring several prediction files at once.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Sequence
 
-from ..errors import print_json, run_cli
+from ..errors import ArgumentParser, add_output_flags, print_json, run_cli
 from . import hoc, pubmedqa
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m mediswift_np.tasks", description="Score prediction files as the official scripts do.")
+def build_parser() -> ArgumentParser:
+    p = ArgumentParser(prog="python -m mediswift_np.tasks", description="Score prediction files as the official scripts do.")
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("score", help="score a prediction file against the gold test labels")
     s.add_argument("--task", choices=("pubmedqa", "hoc"), required=True)
     s.add_argument("--predictions", type=Path, required=True, help="PubMedQA: {PMID: label} JSON; HoC: one label line per sentence")
     s.add_argument("--gold", type=Path, required=True, help="PubMedQA: test_ground_truth.json; HoC: the test TSV")
-    s.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
+    add_output_flags(s)
     return p
 
 

@@ -29,13 +29,13 @@ import time
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from ..errors import UserError, print_json, run_cli
+from ..errors import ArgumentParser, UserError, add_output_flags, print_json, run_cli
 from .encoder import Tokenizer, words_from_pieces
 from .moses import moses_detokenize
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m mediswift_np.tokenizer", description=__doc__.split("\n\n")[0])
+def _parser() -> ArgumentParser:
+    p = ArgumentParser(prog="python -m mediswift_np.tokenizer", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="learn BPE merges and a vocabulary; write DIR/bpecodes and DIR/dict.txt")
@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, metavar="DIR", help="output directory")
     t.add_argument("--pretokenized", action="store_true", help="input is Moses-tokenized: only split on whitespace")
     t.add_argument("--min-frequency", type=int, default=2, help="stop when the best pair is rarer (default 2)")
-    t.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
+    add_output_flags(t)
 
     for name, what in (("encode", "text on stdin -> BPE text (or ids) on stdout"),
                        ("decode", "BPE text (or ids) on stdin -> text on stdout")):
@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
         c.add_argument("--codes", required=True, metavar="DIR", help="directory with bpecodes and dict.txt")
         c.add_argument("--ids", action="store_true", help="token ids instead of '@@ '-joined pieces")
         c.add_argument("--pretokenized", action="store_true", help="text side is Moses-tokenized already")
-        c.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
+        add_output_flags(c)
     return p
 
 

@@ -1,0 +1,94 @@
+"""The command-line contract shared by every entry point (mediswift_np.errors):
+bad input -> exactly one stderr line ``error: ...`` naming the problem, exit status 2."""
+
+import importlib
+import subprocess
+import sys
+
+import pytest
+
+from mediswift_np.errors import ArgumentParser, UserError, add_output_flags, run_cli
+
+# entry point -> (arguments with one usage mistake, the words the message must name)
+USAGE_MISTAKES = {
+    "pretrain": (["--sparsity", "abc"], "--sparsity"),
+    "finetune": (["--synthetic"], "--task"),
+    "flops": (["--model", "nope"], "--model"),
+    "tokenizer": (["train", "--merges", "10"], "--input"),
+    "exercises": (["check", "answers.py", "--exercise", "one"], "--exercise"),
+    "tasks": (["score", "--task", "mednli"], "--task"),
+    "export": (["--ckpt", "a", "--import-hf", "b", "--out", "c"], "--import-hf"),
+    "accelerator": (["--batch", "1.5"], "--batch"),
+}
+
+
+def entry_point_main(name):
+    module = importlib.import_module(f"mediswift_np.{name}")
+    if not hasattr(module, "main"):  # a package: the CLI lives in __main__.py
+        module = importlib.import_module(f"mediswift_np.{name}.__main__")
+    return module.main
+
+
+@pytest.mark.parametrize("name", sorted(USAGE_MISTAKES))
+def test_every_entry_point_reports_a_usage_mistake_in_one_line(name, capsys):
+    argv, named = USAGE_MISTAKES[name]
+    with pytest.raises(SystemExit) as exit_:
+        run_cli(entry_point_main(name), argv)
+    out, err = capsys.readouterr()
+    assert exit_.value.code == 2
+    assert out == ""
+    assert err.count("\n") == 1 and err.startswith("error: ") and named in err, err
+    assert f"python -m mediswift_np.{name}" in err  # points at the right --help
+
+
+def test_usage_mistake_from_a_real_process():
+    proc = subprocess.run([sys.executable, "-m", "mediswift_np.flops", "--model", "tiny", "--sparsity", "half"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.splitlines() == [
+        "error: argument --sparsity: invalid float value: 'half' (see python -m mediswift_np.flops --help)"
+    ]
+
+
+def test_subcommand_parsers_inherit_the_rule():
+    p = ArgumentParser(prog="demo")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("run")
+    s.add_argument("--n", type=int)
+    with pytest.raises(UserError, match=r"^argument --n: invalid int value: 'x' \(see demo run --help\)$"):
+        p.parse_args(["run", "--n", "x"])
+    with pytest.raises(UserError, match="required: command"):
+        p.parse_args([])
+
+
+def test_output_flags():
+    p = ArgumentParser(prog="demo")
+    add_output_flags(p)
+    assert vars(p.parse_args(["--json"])) == {"json": True}
+    q = ArgumentParser(prog="demo")
+    add_output_flags(q, quiet=True)
+    assert vars(q.parse_args([])) == {"json": False, "quiet": False}
+    assert vars(q.parse_args(["--quiet", "--json"])) == {"json": True, "quiet": True}
+
+
+@pytest.mark.parametrize("exc, first_words", [
+    (UserError("sparsity must be in [0, 1), got 1.5"), "error: sparsity must be in [0, 1), got 1.5"),
+    (FileNotFoundError(2, "No such file", "corpus.txt"), "error: no such file: corpus.txt"),
+    (IsADirectoryError(21, "Is a directory", "runs"), "error: expected a file, got a directory: runs"),
+])
+def test_run_cli_turns_user_errors_into_status_2(exc, first_words, capsys):
+    def main(argv):
+        raise exc
+
+    with pytest.raises(SystemExit) as exit_:
+        run_cli(main, [])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == first_words + "\n"
+
+
+def test_run_cli_passes_the_status_and_lets_bugs_show():
+    with pytest.raises(SystemExit) as exit_:
+        run_cli(lambda argv: 0, [])
+    assert exit_.value.code == 0
+    with pytest.raises(ZeroDivisionError):  # a bug keeps its traceback
+        run_cli(lambda argv: 1 / 0, [])
