@@ -22,7 +22,7 @@ run sees the same split.
 
 Records without ``final_decision`` (PQA-U) are returned with label None; the fine-tuning
 pipeline can only use them as a later stage, pseudo-labelled by the previous stage's
-model (Jin et al.'s bootstrapping idea; see finetune.py).
+model (Jin et al.'s bootstrapping idea; see finetune/).
 
 Prediction files use the official format, ``{PMID: label}`` JSON, with ``failed`` for an
 answer that could not be parsed. :func:`score_predictions` reports accuracy and

@@ -11,7 +11,7 @@ stage has the test split:
   500-PMID split; the file's other questions are the train/validation pool (449 / 51).
   Earlier stages are split 90/10 (stratified), after removing any test PMID so nothing
   of the test set is trained on. A stage without labels (PQA-U) keeps all its records
-  as unlabelled training data; finetune.py pseudo-labels them with the previous stage's
+  as unlabelled training data; finetune/ pseudo-labels them with the previous stage's
   model.
 - HoC: each stage is a TSV (or a folder holding ``train.tsv``); the last stage tests on
   ``test`` (default: ``test.tsv`` beside it). Validation is 10% of the stage's training file.

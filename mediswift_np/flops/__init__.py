@@ -41,16 +41,18 @@ logits/values terms are counted dense over all S x S pairs), the cross-entropy l
 soft prompts and the optimizer step. It counts arithmetic, not time: see the
 benchmarks for when FLOP savings become wall-clock savings. Never imports the autograd
 engine.
+
+Command line (``__main__.py``): ``python -m mediswift_np.flops --model xl --sparsity 0.75``
+prints the per-term breakdown; ``--json`` prints the same report as one JSON object.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from typing import Sequence
 
-from .config import PRESETS, GPTConfig, get_preset
-from .errors import ArgumentParser, UserError, add_output_flags, print_json, run_cli
+from ..config import GPTConfig, get_preset
+from ..errors import UserError
 
 PAPER_PRETRAIN_TOKENS = 104.86e9  # MediSwift Table 6: pre-training tokens of every model
 TOKENS_PER_PARAM = 20  # Hoffmann et al. 2022, Table 3: compute-optimal D is about 20 N
@@ -98,7 +100,8 @@ def check_seq_len(cfg: GPTConfig, seq_len) -> int:
     return int(seq_len)
 
 
-def _check_positive(name: str, value) -> float:
+def check_positive(name: str, value) -> float:
+    """Return ``value`` as a float, or raise UserError unless it is finite and > 0."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (value > 0 and math.isfinite(value)):
         raise UserError(f"{name} must be a positive number, got {value!r}")
     return float(value)
@@ -241,7 +244,7 @@ def training_flops(
     per_sequence = sum(training_flops_by_term(cfg, seq_len, sparsity, embedding_backward_factor).values())
     if tokens is None:
         return per_sequence
-    return per_sequence * _check_positive("tokens", tokens) / seq_len
+    return per_sequence * check_positive("tokens", tokens) / seq_len
 
 
 def training_flop_shares(
@@ -302,7 +305,7 @@ def param_counts(cfg: GPTConfig, sparsity: float = 0.0) -> dict[str, int]:
 def six_nd(cfg: GPTConfig, tokens: float, sparsity: float = 0.0) -> float:
     """The 6 N D estimate with N = active non-embedding parameters (Kaplan et al. 2020's N;
     equals the non-embedding count when dense), D = tokens."""
-    return 6.0 * n_active_params(cfg, sparsity) * _check_positive("tokens", tokens)  # Kaplan et al. 2020, C = 6ND
+    return 6.0 * n_active_params(cfg, sparsity) * check_positive("tokens", tokens)  # Kaplan et al. 2020, C = 6ND
 
 
 def default_tokens(model: str) -> float:
@@ -311,112 +314,3 @@ def default_tokens(model: str) -> float:
     if model in ("med", "large", "xl"):
         return PAPER_PRETRAIN_TOKENS
     return float(TOKENS_PER_PARAM * get_preset(model).n_params(embeddings=True))
-
-
-# ----------------------------------------------------------------------------- CLI
-
-
-def flop_report(model: str, sparsity: float, tokens: float, seq_len: int, embedding_backward_factor: float) -> dict:
-    """Everything the CLI prints, as one JSON-ready dict."""
-    cfg = get_preset(model)
-    fwd_dense = forward_flops_by_term(cfg, seq_len, 0.0)
-    fwd_sparse = forward_flops_by_term(cfg, seq_len, sparsity)
-    shares = training_flop_shares(cfg, seq_len, sparsity, embedding_backward_factor)
-    total = training_flops(cfg, seq_len, sparsity, tokens, embedding_backward_factor)
-    dense_total = training_flops(cfg, seq_len, 0.0, tokens, embedding_backward_factor)
-    per_seq = training_flops(cfg, seq_len, sparsity, embedding_backward_factor=embedding_backward_factor)
-    terms = {
-        k: {
-            "count": cfg.n_layer if k in PER_LAYER_TERMS else 1,
-            "dense_forward_flops": fwd_dense[k],
-            "forward_flops": fwd_sparse[k],
-            "share_of_training": shares[k],
-        }
-        for k in TERM_NAMES
-    }
-    return {
-        "model": model,
-        "sparsity": sparsity,
-        "seq_len": seq_len,
-        "tokens": tokens,
-        "embedding_backward_factor": embedding_backward_factor,
-        "params": param_counts(cfg, sparsity),
-        "forward_flops_per_sequence": sum(fwd_sparse.values()),
-        "training_flops_per_sequence": per_seq,
-        "flops_per_token": per_seq / seq_len,
-        "total_flops": total,
-        "dense_total_flops": dense_total,
-        "savings": dense_total / total,
-        "terms": terms,
-        "six_nd": six_nd(cfg, tokens, sparsity),
-        "six_nd_params": "active",
-    }
-
-
-def format_report(r: dict) -> str:
-    """The readable per-term breakdown printed without ``--json``."""
-    cfg = get_preset(r["model"])
-    s, p = r["sparsity"], r["params"]
-    convention = {PAPER_EMBEDDING_BACKWARD_FACTOR: "paper Table 6", HOFFMANN_EMBEDDING_BACKWARD_FACTOR: "Hoffmann"}
-    lines = [
-        f"model {r['model']}: L={cfg.n_layer} d={cfg.n_embd} h={cfg.n_head} d_head={cfg.d_head} "
-        f"V={cfg.vocab_size}; seq_len {r['seq_len']}, tokens {r['tokens']:.4g}, sparsity {s:g}",
-        f"embedding backward factor {r['embedding_backward_factor']:g} "
-        f"({convention.get(r['embedding_backward_factor'], 'custom')} convention)",
-        "",
-        f"{'term':<20}{'x':>4}{'dense fwd/seq':>15}{'sparse fwd/seq':>16}{'training share':>16}",
-    ]
-    for k, t in r["terms"].items():
-        lines.append(
-            f"{k:<20}{t['count']:>4}{t['dense_forward_flops']:>15.4e}{t['forward_flops']:>16.4e}"
-            f"{100 * t['share_of_training']:>15.1f}%"
-        )
-    dense_fwd = sum(t["dense_forward_flops"] for t in r["terms"].values())
-    lines += [
-        f"{'forward / sequence':<24}{dense_fwd:>15.4e}{r['forward_flops_per_sequence']:>16.4e}",
-        "",
-        f"training FLOPs per sequence {r['training_flops_per_sequence']:.4e}, per token {r['flops_per_token']:.4e}",
-        f"total training FLOPs: dense {r['dense_total_flops']:.4e}, sparse {r['total_flops']:.4e}, "
-        f"savings {r['savings']:.3f}x",
-        f"params: total {p['total']:,}, non-embedding {p['non_embedding']:,}, active {p['active']:,}",
-        f"6ND with N = active non-embedding params: {r['six_nd']:.4e}",
-    ]
-    return "\n".join(lines)
-
-
-def _build_parser() -> ArgumentParser:
-    parser = ArgumentParser(
-        prog="python -m mediswift_np.flops",
-        description="Analytic training FLOPs (Hoffmann et al. 2022, App. F) of a dense or sparse GPT preset.",
-    )
-    parser.add_argument("--model", required=True, choices=list(PRESETS), help="model preset")
-    parser.add_argument("--sparsity", type=float, default=0.0, help="weight sparsity s of the six matrices, in [0, 1)")
-    parser.add_argument(
-        "--tokens", type=float, default=None,
-        help="training tokens (default: 104.86e9 for med/large/xl, 20 x total params for tiny/small)",
-    )
-    parser.add_argument("--seq-len", type=int, default=None, help="sequence length (default: the model's n_ctx)")
-    parser.add_argument(
-        "--embedding-backward-factor", type=float, default=PAPER_EMBEDDING_BACKWARD_FACTOR,
-        help="backward cost of the embedding lookup in units of its forward (1 = paper Table 6, 2 = Hoffmann)",
-    )
-    add_output_flags(parser)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _build_parser().parse_args(argv)
-    sparsity = check_sparsity(args.sparsity)
-    cfg = get_preset(args.model)
-    seq_len = check_seq_len(cfg, cfg.n_ctx if args.seq_len is None else args.seq_len)
-    tokens = default_tokens(args.model) if args.tokens is None else _check_positive("tokens", args.tokens)
-    report = flop_report(args.model, sparsity, tokens, seq_len, args.embedding_backward_factor)
-    if args.json:
-        print_json(report)
-    else:
-        print(format_report(report))
-    return 0
-
-
-if __name__ == "__main__":
-    run_cli(main)

@@ -1,0 +1,84 @@
+"""``python -m mediswift_np.finetune``: dense fine-tuning with soft prompts on the command line.
+
+    python -m mediswift_np.finetune --task pubmedqa --init runs/pretrain-tiny-s0.75 --synthetic
+    python -m mediswift_np.finetune --task hoc --init CKPT --data ../shared/data/hoc --seeds 3 --json
+
+One option per field of :class:`~mediswift_np.finetune.FinetuneConfig`; prints the report
+(tasks/report.py) and, with ``--json``, the summary as one JSON object.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Sequence
+
+from ..data.synthetic_tasks import EVIDENCE
+from ..errors import ArgumentParser, UserError, add_output_flags, print_json, run_cli
+from ..runtime import keep_freed_memory
+from ..tasks import TASKS
+from ..tasks.prompting import LOSS_ON, PROMPT_INITS
+from ..tasks.report import format_report
+from . import FinetuneConfig, finetune
+
+
+HELP = {
+    "init": "pre-trained checkpoint directory (python -m mediswift_np.pretrain --out DIR)",
+    "data": "a stage's data: PubMedQA ori_pqal.json-schema file, HoC TSV, or a folder holding them; repeat for stages, in order",
+    "test": "test labels of the last stage (default: test_ground_truth.json / test.tsv beside it)",
+    "prompt_len": "virtual tokens n (default: 9 for pubmedqa, 1 for hoc; 0 = plain fine-tuning)",
+    "prompt_init": "vocab = copies of random token embeddings (default); normal = N(0, 0.02^2)",
+    "loss_on": "target = Eq. 3 (default); source = also the source tokens (BioGPT's code)",
+    "grid": "search the paper's batch size x learning rate grid (App. A.2/A.3) instead of one point",
+    "grid_batch_sizes": "batch sizes to search, comma-separated",
+    "grid_lrs": "learning rates to search, comma-separated",
+    "max_train": "use at most this many training examples per stage (0 = all)",
+}
+
+
+def build_parser() -> ArgumentParser:
+    p = ArgumentParser(
+        prog="python -m mediswift_np.finetune",
+        description="Dense fine-tuning with soft prompts (MediSwift Sec. 2.2). Example: --task pubmedqa --init runs/pretrain-tiny-s0.75 --synthetic",
+    )
+    p.add_argument("--synthetic", action="store_true", help="the embedded synthetic task (the default when no --data is given)")
+    p.add_argument("--out", type=Path, help="fine-tuned checkpoint directory (default runs/finetune-<task>)")
+    add_output_flags(p, quiet=True)
+    for f in dataclasses.fields(FinetuneConfig):  # one option per config field; None = "not given"
+        flag, help_ = "--" + f.name.replace("_", "-"), HELP.get(f.name, f"default {f.default!r}")
+        if f.name == "task":
+            p.add_argument(flag, choices=tuple(TASKS), required=True, help="downstream task")
+        elif f.name == "data":
+            p.add_argument(flag, action="append", metavar="PATH", help=help_)
+        elif f.name in ("grid_batch_sizes", "grid_lrs"):
+            kind = int if f.name == "grid_batch_sizes" else float
+            p.add_argument(flag, type=lambda v, k=kind: tuple(k(x) for x in v.split(",") if x), metavar="LIST", help=help_)
+        elif f.name == "grid":
+            p.add_argument(flag, action="store_true", default=None, help=help_)
+        elif f.name in ("prompt_init", "loss_on"):
+            p.add_argument(flag, choices=PROMPT_INITS if f.name == "prompt_init" else LOSS_ON, help=help_)
+        elif f.name == "synthetic_evidence":
+            p.add_argument(flag, choices=EVIDENCE, help="synthetic PubMedQA: answer stated in the context, or only known from pre-training")
+        else:
+            p.add_argument(flag, type=type(f.default), metavar=f.name.upper(), help=help_)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    keep_freed_memory()  # reuse big freed arrays between steps (see runtime.py)
+    if args.synthetic and args.data:
+        raise UserError("--synthetic and --data exclude each other")
+    fields = {f.name for f in dataclasses.fields(FinetuneConfig)}
+    given = {k: (tuple(v) if k == "data" else v) for k, v in vars(args).items() if k in fields and v is not None}
+    cfg = FinetuneConfig(**given).validate()
+    out = args.out or Path("runs") / f"finetune-{cfg.task}"
+    summary = finetune(cfg, out, progress=not args.quiet)
+    print(format_report(summary))
+    if args.json:
+        print_json(summary)
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)
