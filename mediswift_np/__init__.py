@@ -24,6 +24,7 @@ them densely with soft prompts. Every stage lives in its own small module here:
     interop       Hugging Face GPT-2 / BioGPT-format export and import
     exercises     the checker of the classroom exercises in tutorials/exercises/
     runtime       one process setting that speeds up training steps
+    cli, errors   the shared command line: options from config dataclasses, one-line errors
 
 Import submodules explicitly, e.g. ``from mediswift_np.model import GPT``.
 """

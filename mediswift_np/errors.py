@@ -1,7 +1,7 @@
 """User-facing errors and the command-line wrapper that reports them.
 
 Every entry point (``python -m mediswift_np.<name>``) builds its options with
-:class:`ArgumentParser` and runs its ``main`` through :func:`run_cli`. Problems with the user's input raise :class:`UserError` (or one of
+:mod:`mediswift_np.cli` and runs its ``main`` through :func:`run_cli`. Problems with the user's input raise :class:`UserError` (or one of
 the standard file errors); ``run_cli`` prints them as one line on stderr,
 ``error: <message>``, and exits with status 2 -- never a traceback. Bugs (any other
 exception) still show a traceback, because hiding them would not help anyone.
@@ -12,7 +12,6 @@ to a temporary file and renaming it (see :mod:`mediswift_np.fileio`).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -23,24 +22,6 @@ EXIT_USAGE = 2
 
 class UserError(Exception):
     """Bad input from the user: a one-line message naming the problem."""
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse with the house rule for usage mistakes: an unknown option, a missing
-    required one or a value of the wrong type raises :class:`UserError`, so ``run_cli``
-    prints one line and exits with status 2 (argparse itself would print the whole usage
-    block first). Subcommand parsers inherit this class."""
-
-    def error(self, message: str):
-        raise UserError(f"{message} (see {self.prog} --help)")
-
-
-def add_output_flags(parser: argparse.ArgumentParser, quiet: bool = False) -> None:
-    """The options every entry point shares: ``--json`` (one JSON object as the last line
-    of stdout; see :func:`print_json`) and, for long jobs, ``--quiet`` (no progress bars)."""
-    parser.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
-    if quiet:
-        parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def run_cli(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None = None) -> None:

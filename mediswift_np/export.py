@@ -23,7 +23,8 @@ from __future__ import annotations
 import time
 from typing import Sequence
 
-from .errors import ArgumentParser, add_output_flags, print_json, run_cli
+from .cli import ArgumentParser, add_output_flags
+from .errors import print_json, run_cli
 from .interop import export_hf, import_hf_checkpoint
 
 FORMATS = ("hf",)

@@ -41,10 +41,18 @@ from tqdm import tqdm
 
 from . import checkpoint, dst, flops, sparse
 from .autograd import count_flops, no_grad
+from .cli import ArgumentParser, add_config_flags, add_output_flags, given_config_values
 from .config import GPTConfig, get_preset
+from .data import (
+    iterate_val_batches,
+    read_corpus,
+    sample_batch,
+    synthetic_corpus,
+    token_stream,
+    train_val_split,
+)
 from .dst import DSTConfig
-from .data import iterate_val_batches, read_corpus, sample_batch, synthetic_corpus, token_stream, train_val_split
-from .errors import ArgumentParser, UserError, add_output_flags, print_json, run_cli
+from .errors import UserError, print_json, run_cli
 from .model import GPT
 from .optim import AdamW, AdamWConfig, lr_schedule
 from .runtime import keep_freed_memory
@@ -257,6 +265,23 @@ def train(
 FIELDS = {f.name: f for f in dataclasses.fields(PretrainConfig)}
 
 
+HELP = {
+    "model": "preset of config.PRESETS (default tiny); its vocab_size becomes the tokenizer's",
+    "n_layer": "override the preset's number of blocks (default 0 = the preset's)",
+    "n_embd": "override the preset's width d_model (default 0 = the preset's)",
+    "n_head": "override the preset's number of heads (default 0 = the preset's)",
+    "sparsity": "s of the six matrices of every block, in [0, 1) (Sec. 3.3; default 0)",
+    "lr": "peak learning rate (default 0.002; the paper uses 2e-4 for Med/Large/XL)",
+    "merges": "BPE merges learned on the corpus (default 1200)",
+    "n_docs": "documents of the synthetic corpus (default 3000; ignored with --corpus)",
+    "val_fraction": "share of documents held out for validation (default 0.03, Table 1)",
+    "eval_batches": "validation batches per evaluation (default 16)",
+    "save_every": "also save a checkpoint every N steps (default 0 = only at the end)",
+    "mask_update_every": "steps between mask updates, Delta T, for set/rigl (default 50)",
+    "drop_fraction": "share of active weights swapped at the first update, alpha, then cosine-decayed (set/rigl; default 0.3)",
+}
+
+
 def build_parser() -> ArgumentParser:
     p = ArgumentParser(
         prog="python -m mediswift_np.pretrain",
@@ -267,22 +292,17 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--resume", type=Path, help="continue the run saved in this checkpoint directory")
     add_output_flags(p, quiet=True)
     p.add_argument("--stop-after", type=int, metavar="K", help="save and stop after K steps (resume later with --resume)")
-    for f in dataclasses.fields(PretrainConfig):  # one option per config field, default None = "not given"
-        flag = "--" + f.name.replace("_", "-")
-        if f.name == "corpus":
-            p.add_argument(flag, action="append", metavar="PATH", help="real corpus file (.xml, .xml.gz, .jsonl, .txt); repeatable")
-        elif f.name == "sparse_backend":
-            p.add_argument(flag, choices=sparse.BACKENDS, help=f"masked matmul path (default {f.default}; see sparse.py)")
-        elif f.name == "sparse_method":
-            p.add_argument(flag, choices=dst.METHODS, help="static masks (the paper) or dynamic: SET, RigL (see dst.py)")
-        else:
-            p.add_argument(flag, type=type(f.default), metavar=f.name.upper(), help=f"default {f.default}")
+    add_config_flags(p, PretrainConfig, helps=HELP, special={  # one option per config field; None = "not given"
+        "corpus": dict(action="append", metavar="PATH", help="real corpus file (.xml, .xml.gz, .jsonl, .txt); repeatable"),
+        "sparse_backend": dict(choices=sparse.BACKENDS, help=f"masked matmul path (default {FIELDS['sparse_backend'].default}; see sparse.py)"),
+        "sparse_method": dict(choices=dst.METHODS, help="static masks (the paper) or dynamic: SET, RigL (see dst.py)"),
+    })
     return p
 
 
 def config_from_args(args: argparse.Namespace, base: dict | None = None) -> PretrainConfig:
     """Defaults, then the checkpoint's config (on resume), then what the user gave."""
-    given = {k: (tuple(v) if k == "corpus" else v) for k, v in vars(args).items() if k in FIELDS and v is not None}
+    given = given_config_values(args, PretrainConfig)
     if base is not None:
         changed = {k: v for k, v in given.items() if k != "steps" and base.get(k) != v}
         if changed:

@@ -1,4 +1,4 @@
-"""The command-line contract shared by every entry point (mediswift_np.errors):
+"""The command-line contract shared by every entry point (mediswift_np.errors, .cli):
 bad input -> exactly one stderr line ``error: ...`` naming the problem, exit status 2."""
 
 import importlib
@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from mediswift_np.errors import ArgumentParser, UserError, add_output_flags, run_cli
+from mediswift_np.errors import UserError, run_cli
 
 # entry point -> (arguments with one usage mistake, the words the message must name)
 USAGE_MISTAKES = {
@@ -48,27 +48,6 @@ def test_usage_mistake_from_a_real_process():
     assert proc.stderr.splitlines() == [
         "error: argument --sparsity: invalid float value: 'half' (see python -m mediswift_np.flops --help)"
     ]
-
-
-def test_subcommand_parsers_inherit_the_rule():
-    p = ArgumentParser(prog="demo")
-    sub = p.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("run")
-    s.add_argument("--n", type=int)
-    with pytest.raises(UserError, match=r"^argument --n: invalid int value: 'x' \(see demo run --help\)$"):
-        p.parse_args(["run", "--n", "x"])
-    with pytest.raises(UserError, match="required: command"):
-        p.parse_args([])
-
-
-def test_output_flags():
-    p = ArgumentParser(prog="demo")
-    add_output_flags(p)
-    assert vars(p.parse_args(["--json"])) == {"json": True}
-    q = ArgumentParser(prog="demo")
-    add_output_flags(q, quiet=True)
-    assert vars(q.parse_args([])) == {"json": False, "quiet": False}
-    assert vars(q.parse_args(["--quiet", "--json"])) == {"json": True, "quiet": True}
 
 
 @pytest.mark.parametrize("exc, first_words", [

@@ -19,16 +19,20 @@ Does not handle: reading real weights (layers are synthetic; see :mod:`.sweep`).
 
 from __future__ import annotations
 
-import argparse
 import time
-from dataclasses import fields
 from typing import Sequence
 
 import numpy as np
 from tqdm import tqdm
 
+from ..cli import (
+    ArgumentParser,
+    add_config_flags,
+    add_output_flags,
+    given_config_values,
+)
 from ..config import get_preset
-from ..errors import ArgumentParser, UserError, add_output_flags, print_json, run_cli
+from ..errors import UserError, print_json, run_cli
 from .costs import COST_TERMS, SWITCHABLE_TERMS
 from .machine import Machine, SIMDMachine
 from .mapping import Mapping, check_positive_int, choose_mesh
@@ -43,24 +47,6 @@ SHORT = {
     "pipeline_fill": "fill",
     "reduction": "reduce",
 }
-
-
-def _add_dataclass_flags(parser: argparse.ArgumentParser, cls, prefix: str) -> None:
-    group = parser.add_argument_group(f"{cls.__name__} parameters (defaults in mediswift_np/accelerator/machine.py)")
-    for f in fields(cls):
-        flag = "--" + prefix + f.name.replace("_", "-")
-        if f.type in ("bool", bool):
-            group.add_argument(flag, type=lambda v: v.lower() in ("1", "true", "yes"), default=None, metavar="BOOL")
-        elif f.type in ("float", float):
-            group.add_argument(flag, type=float, default=None, metavar="X")
-        else:
-            group.add_argument(flag, type=int, default=None, metavar="N")
-
-
-def _from_flags(args: argparse.Namespace, cls, prefix: str):
-    dest = prefix.replace("-", "_")
-    changes = {f.name: getattr(args, dest + f.name) for f in fields(cls) if getattr(args, dest + f.name) is not None}
-    return cls(**changes)
 
 
 def build_parser() -> ArgumentParser:
@@ -86,8 +72,8 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--seq-len", type=int, default=None, help="tokens per sequence for --model (default n_ctx)")
     p.add_argument("--batch-seqs", type=int, default=1, help="sequences per training step for --model (default 1)")
     add_output_flags(p)
-    _add_dataclass_flags(p, Machine, "")
-    _add_dataclass_flags(p, SIMDMachine, "simd-")
+    for cls, prefix in ((Machine, ""), (SIMDMachine, "simd-")):
+        add_config_flags(p, cls, prefix=prefix, title=f"{cls.__name__} parameters (see mediswift_np/accelerator/machine.py)")
     return p
 
 
@@ -160,8 +146,8 @@ def format_model(rows: list[dict], name: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    machine = _from_flags(args, Machine, "")
-    simd = _from_flags(args, SIMDMachine, "simd-")
+    machine = Machine(**given_config_values(args, Machine))
+    simd = SIMDMachine(**given_config_values(args, SIMDMachine, prefix="simd-"))
     start = time.perf_counter()
 
     if args.model is not None:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ..errors import ArgumentParser, add_output_flags, print_json, run_cli
+from ..cli import ArgumentParser, add_output_flags
+from ..errors import print_json, run_cli
 from . import EXERCISES, check
 
 

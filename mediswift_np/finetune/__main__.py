@@ -9,18 +9,23 @@ One option per field of :class:`~mediswift_np.finetune.FinetuneConfig`; prints t
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Sequence
 
+from ..cli import (
+    ArgumentParser,
+    add_config_flags,
+    add_output_flags,
+    comma_separated,
+    given_config_values,
+)
 from ..data.synthetic_tasks import EVIDENCE
-from ..errors import ArgumentParser, UserError, add_output_flags, print_json, run_cli
+from ..errors import UserError, print_json, run_cli
 from ..runtime import keep_freed_memory
 from ..tasks import TASKS
 from ..tasks.prompting import LOSS_ON, PROMPT_INITS
 from ..tasks.report import format_report
 from . import FinetuneConfig, finetune
-
 
 HELP = {
     "init": "pre-trained checkpoint directory (python -m mediswift_np.pretrain --out DIR)",
@@ -44,23 +49,16 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--synthetic", action="store_true", help="the embedded synthetic task (the default when no --data is given)")
     p.add_argument("--out", type=Path, help="fine-tuned checkpoint directory (default runs/finetune-<task>)")
     add_output_flags(p, quiet=True)
-    for f in dataclasses.fields(FinetuneConfig):  # one option per config field; None = "not given"
-        flag, help_ = "--" + f.name.replace("_", "-"), HELP.get(f.name, f"default {f.default!r}")
-        if f.name == "task":
-            p.add_argument(flag, choices=tuple(TASKS), required=True, help="downstream task")
-        elif f.name == "data":
-            p.add_argument(flag, action="append", metavar="PATH", help=help_)
-        elif f.name in ("grid_batch_sizes", "grid_lrs"):
-            kind = int if f.name == "grid_batch_sizes" else float
-            p.add_argument(flag, type=lambda v, k=kind: tuple(k(x) for x in v.split(",") if x), metavar="LIST", help=help_)
-        elif f.name == "grid":
-            p.add_argument(flag, action="store_true", default=None, help=help_)
-        elif f.name in ("prompt_init", "loss_on"):
-            p.add_argument(flag, choices=PROMPT_INITS if f.name == "prompt_init" else LOSS_ON, help=help_)
-        elif f.name == "synthetic_evidence":
-            p.add_argument(flag, choices=EVIDENCE, help="synthetic PubMedQA: answer stated in the context, or only known from pre-training")
-        else:
-            p.add_argument(flag, type=type(f.default), metavar=f.name.upper(), help=help_)
+    add_config_flags(p, FinetuneConfig, helps=HELP, special={  # one option per config field; None = "not given"
+        "task": dict(choices=tuple(TASKS), required=True, help="downstream task"),
+        "data": dict(action="append", metavar="PATH"),
+        "grid": dict(action="store_true", default=None),
+        "grid_batch_sizes": dict(type=comma_separated(int), metavar="LIST"),
+        "grid_lrs": dict(type=comma_separated(float), metavar="LIST"),
+        "prompt_init": dict(choices=PROMPT_INITS),
+        "loss_on": dict(choices=LOSS_ON),
+        "synthetic_evidence": dict(choices=EVIDENCE, help="synthetic PubMedQA: answer stated in the context, or only known from pre-training"),
+    })
     return p
 
 
@@ -69,9 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     keep_freed_memory()  # reuse big freed arrays between steps (see runtime.py)
     if args.synthetic and args.data:
         raise UserError("--synthetic and --data exclude each other")
-    fields = {f.name for f in dataclasses.fields(FinetuneConfig)}
-    given = {k: (tuple(v) if k == "data" else v) for k, v in vars(args).items() if k in fields and v is not None}
-    cfg = FinetuneConfig(**given).validate()
+    cfg = FinetuneConfig(**given_config_values(args, FinetuneConfig)).validate()
     out = args.out or Path("runs") / f"finetune-{cfg.task}"
     summary = finetune(cfg, out, progress=not args.quiet)
     print(format_report(summary))

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from ..cli import ArgumentParser, add_output_flags
 from ..config import PRESETS, get_preset
-from ..errors import ArgumentParser, add_output_flags, print_json, run_cli
+from ..errors import print_json, run_cli
 from . import (
     HOFFMANN_EMBEDDING_BACKWARD_FACTOR,
     PAPER_EMBEDDING_BACKWARD_FACTOR,

@@ -29,7 +29,8 @@ import time
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from ..errors import ArgumentParser, UserError, add_output_flags, print_json, run_cli
+from ..cli import ArgumentParser, add_output_flags
+from ..errors import UserError, print_json, run_cli
 from .encoder import Tokenizer, words_from_pieces
 from .moses import moses_detokenize
 
@@ -57,7 +58,9 @@ def _parser() -> ArgumentParser:
 
 
 def _documents(paths: Sequence[str]) -> Iterator[str]:
-    from ..data.corpus import read_corpus  # the tokenizer itself does not need the corpus readers
+    from ..data.corpus import (
+        read_corpus,  # the tokenizer itself does not need the corpus readers
+    )
 
     for path in paths:
         yield from read_corpus(path)
