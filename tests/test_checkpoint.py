@@ -1,0 +1,158 @@
+"""mediswift_np.checkpoint: bit-identical round trips, crash-safe writes, verified loads."""
+
+import json
+
+import numpy as np
+import pytest
+
+from mediswift_np import checkpoint, fileio, sparse
+from mediswift_np.config import GPTConfig
+from mediswift_np.model import GPT
+from mediswift_np.optim import AdamW
+from mediswift_np.tokenizer import Tokenizer
+
+MICRO = GPTConfig(vocab_size=40, n_ctx=16, n_layer=2, n_embd=16, n_head=2)
+IDS = np.array([[1, 5, 7, 3, 9], [2, 2, 8, 0, 39]])
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return Tokenizer.train(["Aspirin lowers fever in mice.", "Fever rises in mice."] * 4, 12, progress=False)
+
+
+def trained_sparse_model(seed=0):
+    """A 75%-sparse micro GPT after two AdamW steps: weights, masks and moments all set."""
+    model = GPT(MICRO, seed=seed)
+    sparse.sparsify(model, 0.75, np.random.default_rng(seed))
+    opt = AdamW(model.named_parameters())
+    for _ in range(2):
+        model.zero_grad()
+        _, loss = model(IDS[:, :-1], IDS[:, 1:])
+        loss.backward()
+        opt.step(1e-2)
+    return model, opt
+
+
+def state_of(step):
+    return {"step": step, "kind": "pretrain", "model": MICRO.to_dict(), "losses": [3.7, 3.6]}
+
+
+def array_files(directory):
+    return sorted(p.name for p in directory.glob("arrays-*.npz"))
+
+
+def test_round_trip_is_bit_identical(tmp_path, tokenizer):
+    model, opt = trained_sparse_model()
+    arrays = checkpoint.model_arrays(model, opt)
+    assert {k.split("/")[0] for k in arrays if "/" in k} == {"mask", "adam"}
+    assert sum(k.startswith("mask/") for k in arrays) == 4 * MICRO.n_layer  # c_attn, attn c_proj, c_fc, mlp c_proj
+    checkpoint.save(tmp_path, arrays, state_of(2), tokenizer)
+
+    loaded, state = checkpoint.load(tmp_path)
+    assert sorted(loaded) == sorted(arrays)
+    for k, v in arrays.items():
+        assert loaded[k].dtype == v.dtype and np.array_equal(loaded[k], v), k
+    assert state["step"] == 2 and state["losses"] == [3.7, 3.6] and state["format_version"] == checkpoint.FORMAT_VERSION
+
+    restored = checkpoint.restore_model(loaded, state)
+    np.testing.assert_array_equal(restored.logits(IDS), model.logits(IDS))
+    for (name, p), (_, q) in zip(model.named_parameters(), restored.named_parameters()):
+        assert (p.mask is None and q.mask is None) or np.array_equal(p.mask, q.mask), name
+
+
+def test_saving_again_replaces_the_array_file_and_never_overwrites_the_one_in_use(tmp_path, tokenizer):
+    model, opt = trained_sparse_model()
+    checkpoint.save(tmp_path, checkpoint.model_arrays(model, opt), state_of(100), tokenizer)
+    assert array_files(tmp_path) == ["arrays-000100.npz"]
+    checkpoint.save(tmp_path, checkpoint.model_arrays(model, opt), state_of(200), tokenizer)
+    assert array_files(tmp_path) == ["arrays-000200.npz"]
+    checkpoint.save(tmp_path, checkpoint.model_arrays(model, opt), state_of(200), tokenizer)  # same step again
+    assert array_files(tmp_path) == ["arrays-000200b.npz"]
+    assert checkpoint.load(tmp_path)[1]["array_file"] == "arrays-000200b.npz"
+
+
+def test_a_crash_before_the_manifest_leaves_the_previous_checkpoint_loadable(tmp_path, tokenizer, monkeypatch):
+    old_model, opt = trained_sparse_model(seed=0)
+    checkpoint.save(tmp_path, checkpoint.model_arrays(old_model, opt), state_of(1), tokenizer)
+    new_model, opt2 = trained_sparse_model(seed=1)
+
+    def crash(path, obj):
+        raise KeyboardInterrupt  # e.g. Ctrl-C between the array file and state.json
+
+    monkeypatch.setattr(checkpoint, "atomic_write_json", crash)
+    with pytest.raises(KeyboardInterrupt):
+        checkpoint.save(tmp_path, checkpoint.model_arrays(new_model, opt2), state_of(2), tokenizer)
+    monkeypatch.undo()
+    arrays, state = checkpoint.load(tmp_path)
+    assert state["step"] == 1
+    np.testing.assert_array_equal(checkpoint.restore_model(arrays, state).logits(IDS), old_model.logits(IDS))
+
+
+def corrupt(directory, how):
+    state_path = directory / checkpoint.STATE_FILE
+    state = json.loads(state_path.read_text())
+    array_path = directory / state["array_file"]
+    if how == "truncated":
+        array_path.write_bytes(array_path.read_bytes()[:-50])
+    elif how == "one byte":
+        data = bytearray(array_path.read_bytes())
+        data[len(data) // 2] ^= 1
+        array_path.write_bytes(bytes(data))
+    elif how == "missing array file":
+        array_path.unlink()
+    elif how == "missing state":
+        state_path.unlink()
+    elif how == "not json":
+        state_path.write_text("{ step: 3")
+    elif how == "json list":
+        state_path.write_text("[1, 2]")
+    elif how == "other version":
+        state_path.write_text(json.dumps({**state, "format_version": 99}))
+
+
+@pytest.mark.parametrize("how, message", [
+    ("truncated", "truncated or modified"),
+    ("one byte", "truncated or modified"),
+    ("missing array file", "is incomplete: arrays-000005.npz is missing"),
+    ("missing state", "no checkpoint in .* \\(missing state.json\\)"),
+    ("not json", "state.json: not valid JSON"),
+    ("json list", "state.json: expected a JSON object"),
+    ("other version", "format version 99, this code reads 1"),
+])
+def test_damaged_checkpoints_are_reported_in_one_line(tmp_path, tokenizer, how, message):
+    model, opt = trained_sparse_model()
+    checkpoint.save(tmp_path, checkpoint.model_arrays(model, opt), state_of(5), tokenizer)
+    corrupt(tmp_path, how)
+    with pytest.raises(checkpoint.CheckpointError, match=message) as err:
+        checkpoint.load(tmp_path)
+    assert "\n" not in str(err.value)
+
+
+def test_an_array_file_that_needs_pickle_is_refused_even_with_a_matching_hash(tmp_path):
+    """allow_pickle=False: a checkpoint can never run code, even if its manifest was forged to match."""
+    np.savez(tmp_path / "arrays-000001.npz", w=np.ones(3), meta=np.array([{"payload": 1}], dtype=object))
+    manifest = {"format_version": 1, "step": 1, "array_file": "arrays-000001.npz",
+                "array_sha256": checkpoint._sha256(tmp_path / "arrays-000001.npz")}
+    fileio.atomic_write_json(tmp_path / checkpoint.STATE_FILE, manifest)
+    with pytest.raises(checkpoint.CheckpointError, match="cannot be read .*allow_pickle=False"):
+        checkpoint.load(tmp_path)
+
+
+def test_restore_rejects_bad_masks_and_missing_model_config():
+    model, opt = trained_sparse_model()
+    arrays = checkpoint.model_arrays(model, opt)
+    name = next(k for k in arrays if k.startswith("mask/"))
+    with pytest.raises(checkpoint.CheckpointError, match=f"{name} has shape .* and dtype float64, expected bool"):
+        checkpoint.restore_model({**arrays, name: arrays[name].astype(np.float64)}, state_of(2))
+    with pytest.raises(checkpoint.CheckpointError, match="no valid model config"):
+        checkpoint.restore_model(arrays, {"step": 2})
+
+
+def test_load_model_checks_the_vocabulary(tmp_path, tokenizer):
+    model, opt = trained_sparse_model()
+    checkpoint.save(tmp_path / "no_tok", checkpoint.model_arrays(model, opt), state_of(2))
+    with pytest.raises(checkpoint.CheckpointError, match="has no tokenizer/ folder"):
+        checkpoint.load_model(tmp_path / "no_tok")
+    checkpoint.save(tmp_path / "ok", checkpoint.model_arrays(model, opt), state_of(2), tokenizer)
+    with pytest.raises(checkpoint.CheckpointError, match=f"tokenizer has {tokenizer.vocab_size} entries, model vocab_size is 40"):
+        checkpoint.load_model(tmp_path / "ok")
