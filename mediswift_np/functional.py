@@ -26,7 +26,6 @@ import math
 import numpy as np
 
 from .autograd import Function, Tensor
-from .autograd.engine import as_tensor
 
 
 class Linear(Function):
@@ -275,14 +274,14 @@ class CausalSelfAttention(Function):
         att = qs @ k.swapaxes(-1, -2)  # (B, nh, T, hs) @ (B, nh, hs, Tk) -> (B, nh, T, Tk)
         blocked = causal_mask(T, Tk)  # (T, Tk)
         if key_mask is not None:  # (B, Tk) True = a real token that may be attended to
-            blocked = blocked | ~key_mask[:, None, None, :].astype(bool)  # (B, 1, T, T)
+            blocked = blocked | ~key_mask[:, None, None, :]  # (B, 1, T, Tk); key_mask is already bool
         np.copyto(att, -np.inf, where=blocked)  # a select, not arithmetic
-        p = _softmax_rows(att, inplace=True)  # (B, nh, T, T) attention probabilities, in att's buffer
+        p = _softmax_rows(att, inplace=True)  # (B, nh, T, Tk) attention probabilities, in att's buffer
         pd = p
         if dropout_p > 0.0:
             self.keep = (rng.random(p.shape, dtype=np.float32) >= dropout_p).astype(p.dtype) / np.asarray(1 - dropout_p, dtype=p.dtype)
             pd = p * self.keep
-        y = pd @ v  # (B, nh, T, T) @ (B, nh, T, hs) -> (B, nh, T, hs)
+        y = pd @ v  # (B, nh, T, Tk) @ (B, nh, Tk, hs) -> (B, nh, T, hs)
         self.qs, self.k, self.v, self.p, self.pd, self.y, self.scale = qs, k, v, p, pd, y, scale
         mm = 2 * B * nh * T * Tk * hs  # one (T, Tk, hs) matmul per head
         self.count(q.size, "elementwise", "scale")
@@ -306,8 +305,8 @@ class CausalSelfAttention(Function):
         """
         B, nh, T, hs = g.shape
         mm = 2 * B * nh * T * self.k.shape[2] * hs
-        dv = self.pd.swapaxes(-1, -2) @ g  # (B, nh, T, T) @ (B, nh, T, hs)
-        dp = g @ self.v.swapaxes(-1, -2)  # (B, nh, T, hs) @ (B, nh, hs, T) -> (B, nh, T, T)
+        dv = self.pd.swapaxes(-1, -2) @ g  # (B, nh, Tk, T) @ (B, nh, T, hs) -> (B, nh, Tk, hs)
+        dp = g @ self.v.swapaxes(-1, -2)  # (B, nh, T, hs) @ (B, nh, hs, Tk) -> (B, nh, T, Tk)
         self.count(2 * mm, "matmul", "values")
         if self.pd is not self.p:
             dp *= self.keep
@@ -317,7 +316,7 @@ class CausalSelfAttention(Function):
         ds -= D
         ds *= self.p  # dS = P ⊙ (dP - D), in dP's buffer
         self.count(2 * g.size + 2 * ds.size, "softmax", "softmax")
-        dq = ds @ self.k  # (B, nh, T, T) @ (B, nh, T, hs)
+        dq = ds @ self.k  # (B, nh, T, Tk) @ (B, nh, Tk, hs) -> (B, nh, T, hs)
         dq *= np.asarray(self.scale, dtype=dq.dtype)
         dk = ds.swapaxes(-1, -2) @ self.qs  # already carries 1/√hs
         self.count(2 * mm, "matmul", "logits")
@@ -351,6 +350,6 @@ def causal_self_attention(
 def causal_self_attention_reference(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
     """The same attention from primitive ops: the slow, obvious path the tests compare with."""
     T, hs = q.shape[-2], q.shape[-1]
-    att = (q @ k.transpose(-1, -2)) * as_tensor(1.0 / math.sqrt(hs), q)  # (B, nh, T, T)
+    att = (q @ k.transpose(-1, -2)) * (1.0 / math.sqrt(hs))  # (B, nh, T, T); the constant takes q's dtype
     att = att.masked_fill(causal_mask(T), -np.inf)
     return softmax(att) @ v  # (B, nh, T, T) @ (B, nh, T, hs) -> (B, nh, T, hs)

@@ -179,8 +179,9 @@ class GPT(Module):
 
         ``loss_mask`` (B, T) of 0/1 restricts the loss to some tokens (Eq. 3: targets only).
         ``prompt`` (P, C): soft-prompt embeddings addressed by ids V..V+P-1 in ``idx``.
-        ``key_mask`` (B, T): False for padding. ``cache``: a KVCache holding the earlier
-        tokens of these sequences (inference under no_grad); positions continue after them.
+        ``key_mask`` (B, T), or (B, cache.length + T) with a cache: False for padding.
+        ``cache``: a KVCache holding the earlier tokens of these sequences (inference under
+        no_grad); positions continue after them.
         """
         cfg, tr = self.config, self.transformer
         idx = np.asarray(idx)

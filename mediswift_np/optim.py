@@ -45,8 +45,6 @@ class AdamWConfig:
     eps: float = 1e-8
     weight_decay: float = 0.1
     grad_clip: float | None = 1.0  # global-norm clipping threshold (GPT-3's value; None = off)
-    warmup_frac: float = 0.1  # App. A.1: 10% of the steps
-    min_lr_ratio: float = 0.1  # cosine decays to 10% of the peak (2e-5)
 
 
 def lr_schedule(step: int, total_steps: int, peak: float = 2e-4, warmup_frac: float = 0.1, min_ratio: float = 0.1) -> float:
@@ -65,7 +63,11 @@ def lr_schedule(step: int, total_steps: int, peak: float = 2e-4, warmup_frac: fl
 
 
 def global_grad_norm(params: list[Parameter]) -> float:
-    """√(Σ_p ‖g_p‖²) over every parameter that has a gradient (accumulated in float64)."""
+    """√(Σ_p ‖g_p‖²) over every parameter that has a gradient.
+
+    Each ‖g_p‖² is a dot product in the gradient's own dtype; the sum over parameters
+    and the square root are taken in Python float (float64).
+    """
     total = 0.0
     for p in params:
         if p.grad is not None:
@@ -120,9 +122,12 @@ class AdamW:
             v += dt.type(1.0 - cfg.beta2) * (g * g)  # v ← β2 v + (1-β2) g²
             if p.weight_decay and cfg.weight_decay:
                 p.data *= dt.type(1.0 - lr * cfg.weight_decay)  # θ ← θ - lr·λ·θ (decoupled)
-            denom = np.sqrt(v / dt.type(bc2))
+            denom = v / dt.type(bc2)  # v̂ (one scratch array, reused below)
+            np.sqrt(denom, out=denom)
             denom += dt.type(cfg.eps)  # √v̂ + ε
-            p.data -= dt.type(lr / bc1) * m / denom  # θ ← θ - lr · m̂ / (√v̂ + ε)
+            update = dt.type(lr / bc1) * m  # lr · m̂ (a second scratch array)
+            update /= denom
+            p.data -= update  # θ ← θ - lr · m̂ / (√v̂ + ε)
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Moments keyed ``m/<param name>``, ``v/<param name>``, plus the step count ``t``."""

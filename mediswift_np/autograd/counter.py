@@ -106,11 +106,6 @@ def current_scope() -> str:
     return ".".join(_scopes)
 
 
-def counting() -> bool:
-    """True when at least one counter is recording (ops skip the arithmetic otherwise)."""
-    return bool(_active)
-
-
 def record(n: int, kind: str, scope: str, sub: str | None = None) -> None:
     """Add ``n`` FLOPs of ``kind`` under ``scope`` (+ optional sub-scope) to every active counter."""
     if not _active or n == 0:

@@ -199,8 +199,7 @@ class Function:
         return out
 
     def count(self, n: int, kind: str, sub: str | None = None) -> None:
-        if counter._active:
-            counter.record(n, kind, self.scope, sub)
+        counter.record(n, kind, self.scope, sub)
 
     def forward(self, *arrays: np.ndarray, **params) -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError
