@@ -37,6 +37,7 @@ from .tokenizer import Tokenizer
 FORMAT_VERSION = 1
 STATE_FILE = "state.json"
 TOKENIZER_DIR = "tokenizer"
+PROMPT_KEY = "prompt/embeddings"  # a fine-tuned soft prompt (P, C); finetune writes it, interop exports it
 
 
 class CheckpointError(UserError):
@@ -67,9 +68,10 @@ def save(directory, arrays: dict[str, np.ndarray], state: dict[str, Any], tokeni
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     previous = _read_manifest(directory / STATE_FILE) if (directory / STATE_FILE).is_file() else None
-    array_file = f"arrays-{int(state.get('step', 0)):06d}.npz"
+    stem = f"arrays-{int(state.get('step', 0)):06d}"
+    array_file = f"{stem}.npz"
     if previous is not None and previous.get("array_file") == array_file:
-        array_file = f"arrays-{int(state.get('step', 0)):06d}b.npz"  # never overwrite the file in use
+        array_file = f"{stem}b.npz"  # never overwrite the file in use
     atomic_savez(directory / array_file, arrays)
     if tokenizer is not None:
         tokenizer.save(directory / TOKENIZER_DIR)

@@ -1,10 +1,11 @@
 """User-facing errors and the command-line wrapper that reports them.
 
 Every entry point (``python -m mediswift_np.<name>``) builds its options with
-:mod:`mediswift_np.cli` and runs its ``main`` through :func:`run_cli`. Problems with the user's input raise :class:`UserError` (or one of
-the standard file errors); ``run_cli`` prints them as one line on stderr,
-``error: <message>``, and exits with status 2 -- never a traceback. Bugs (any other
-exception) still show a traceback, because hiding them would not help anyone.
+:mod:`mediswift_np.cli` and runs its ``main`` through :func:`run_cli`. Problems with
+the user's input raise :class:`UserError` (or one of the standard file errors);
+``run_cli`` prints them as one line on stderr, ``error: <message>``, and exits with
+status 2 -- never a traceback. Bugs (any other exception) still show a traceback,
+because hiding them would not help anyone.
 
 Does not handle: cleaning up partial output. Writers avoid leaving any by writing
 to a temporary file and renaming it (see :mod:`mediswift_np.fileio`).

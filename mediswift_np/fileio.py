@@ -12,24 +12,25 @@ directory without a valid manifest is treated as incomplete.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Mapping
+from typing import BinaryIO, Iterator, Mapping
 
 import numpy as np
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically and return the path."""
-    path = Path(path)
+@contextmanager
+def _atomic_open(path: Path) -> Iterator[BinaryIO]:
+    """A binary file to write; on leaving the block it is fsynced and renamed to ``path``
+    (or deleted, if the block raised)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -37,6 +38,13 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically and return the path."""
+    path = Path(path)
+    with _atomic_open(path) as f:
+        f.write(data)
     return path
 
 
@@ -59,6 +67,7 @@ def atomic_savez(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> P
     for name, a in arrays.items():
         if np.asarray(a).dtype == object:
             raise TypeError(f"array {name!r} has dtype object and would need pickle")
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    return atomic_write_bytes(path, buf.getvalue())
+    path = Path(path)
+    with _atomic_open(path) as f:
+        np.savez(f, **arrays)  # straight into the temporary file: no second copy in memory
+    return path

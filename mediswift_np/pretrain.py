@@ -118,7 +118,7 @@ PAPER_RECIPE = {"lr": 2e-4}  # App. A.1 peak learning rate, the default for med/
 
 
 def load_texts(cfg: PretrainConfig) -> list[str]:
-    """The documents to train on: real files (streamed) or the synthetic corpus."""
+    """The documents to train on: those of the real files, or the synthetic corpus."""
     if not cfg.corpus:
         return synthetic_corpus(cfg.n_docs, cfg.seed)
     docs = [doc for path in cfg.corpus for doc in read_corpus(path)]
@@ -151,13 +151,14 @@ def train(
     to resume from) without changing the planned schedule of ``cfg.steps``.
     """
     start = time.perf_counter()
+    texts = load_texts(cfg)
     if resume is not None:
         arrays, state = checkpoint.load(resume)
         tokenizer = checkpoint.load_tokenizer(resume)
     else:
         arrays, state = None, {}
-        tokenizer = Tokenizer.train(load_texts(cfg), cfg.merges, progress=progress)
-    stream = token_stream(load_texts(cfg), tokenizer, progress=progress)
+        tokenizer = Tokenizer.train(texts, cfg.merges, progress=progress)
+    stream = token_stream(texts, tokenizer, progress=progress)
     train_ids, val_ids = train_val_split(stream, cfg.val_fraction, tokenizer.eos_id)
     for part, ids in (("training", train_ids), ("validation", val_ids)):
         if len(ids) < cfg.seq_len + 1:

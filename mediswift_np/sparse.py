@@ -44,6 +44,7 @@ import scipy.sparse as sp
 
 from .autograd import Function, Tensor
 from .errors import UserError
+from .flops import check_sparsity  # the one "0 <= s < 1" rule
 
 # (name suffix of the weight, how many independent square-ish masks it holds side by side)
 SPARSIFIED = {"attn.c_attn.weight": 3, "attn.c_proj.weight": 1, "mlp.c_fc.weight": 1, "mlp.c_proj.weight": 1}
@@ -57,12 +58,6 @@ SDDMM_CHUNK = 1 << 22  # elements gathered per chunk of the sampled weight gradi
 
 _backend = ["auto"]
 _dense_weight_grads = [False]  # RigL update steps need the dense weight gradient (dst.py)
-
-
-def check_sparsity(s: float) -> float:
-    if not (isinstance(s, (int, float)) and 0.0 <= s < 1.0):
-        raise UserError(f"sparsity must be in [0, 1), got {s}")
-    return float(s)
 
 
 def set_backend(name: str) -> None:
@@ -182,14 +177,13 @@ class SparseLayout:
         self.sparsity = 1.0 - self.nnz / mask.size
         n_in, n_out = mask.shape
         order_t = np.lexsort((self.rows, self.cols))  # sort by column of W = row of Wᵀ
-        self.t_order = order_t
         self.t_indptr = np.concatenate([[0], np.cumsum(np.bincount(self.cols, minlength=n_out))])
-        self.t_indices = self.rows[order_t]
+        self.t_indices, self.t_cols = self.rows[order_t], self.cols[order_t]  # nonzeros of W in CSR order of Wᵀ
         self.indptr = np.concatenate([[0], np.cumsum(np.bincount(self.rows, minlength=n_in))])
 
     def csr_t(self, w: np.ndarray) -> sp.csr_matrix:
         """Wᵀ as CSR (out, in), taking the current values of w at the mask's nonzeros."""
-        vals = w[self.rows, self.cols][self.t_order]
+        vals = w[self.t_indices, self.t_cols]
         return sp.csr_matrix((vals, self.t_indices, self.t_indptr), shape=self.mask.shape[::-1])
 
     def csr(self, w: np.ndarray) -> sp.csr_matrix:
@@ -244,9 +238,8 @@ class MaskedLinear(Function):
         self.layout, self.backend, self.has_bias, self.in_shape = layout, backend, b is not None, x.shape
         if backend == "scipy":
             self.xt = transposed_copy(x2)  # (in, N): one row per input unit
-            self.wt_csr = layout.csr_t(w)  # (out, in)
-            self.w_csr = layout.csr(w)  # (in, out), for the input gradient
-            y = transposed_copy(self.wt_csr @ self.xt)  # (out, in) @ (in, N) -> (out, N) -> (N, out)
+            self.w_csr = layout.csr(w) if self.needs_grad[0] else None  # (in, out), for the input gradient
+            y = transposed_copy(layout.csr_t(w) @ self.xt)  # (out, in) @ (in, N) -> (out, N) -> (N, out)
         else:
             self.x2, self.wm = x2, w * layout.mask  # W ⊙ m
             y = x2 @ self.wm  # (N, in) @ (in, out)

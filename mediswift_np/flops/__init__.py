@@ -172,16 +172,15 @@ def flops_dense_weight_gradient_extra(cfg: GPTConfig, seq_len: int, sparsity: fl
     2·S·in·out·(1-s), an extra 2·S·in·out·s, summed over the L layers.
     """
     S, s = check_seq_len(cfg, seq_len), check_sparsity(sparsity)
-    d, f = cfg.n_embd, cfg.d_ff
-    weights_per_layer = 3 * d * d + d * d + 2 * d * f  # q, k, v, attention output, MLP fc, MLP proj
-    return 2.0 * S * weights_per_layer * s * cfg.n_layer
+    weights_per_layer = sum(r * c for r, c in sparsified_matrix_shapes(cfg).values())  # q, k, v, attn out, fc, proj
+    return 2.0 * S * weights_per_layer * s * cfg.n_layer  # Evci et al. 2020 (RigL): dense ∇L on update steps only
 
 
 def forward_flop_terms(cfg: GPTConfig, seq_len: int, sparsity: float = 0.0) -> dict[str, float]:
     """Forward FLOPs of one sequence by term; per-layer terms are for ONE layer.
 
     Example:
-        >>> t = forward_flop_terms(PRESETS["tiny"], 128)
+        >>> t = forward_flop_terms(get_preset("tiny"), 128)
         >>> t["attention.logits"] == 2 * 128 * 128 * 128
         True
     """
@@ -238,7 +237,7 @@ def training_flops(
     """Training FLOPs of one sequence, or of ``tokens`` tokens (tokens / seq_len sequences).
 
     Example (MediSwift-Med dense, Table 6 = 2.677e20):
-        >>> round(training_flops(PRESETS["med"], 1024, tokens=104.86e9) / 1e20, 3)
+        >>> round(training_flops(get_preset("med"), 1024, tokens=104.86e9) / 1e20, 3)
         2.675
     """
     per_sequence = sum(training_flops_by_term(cfg, seq_len, sparsity, embedding_backward_factor).values())
