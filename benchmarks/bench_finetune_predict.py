@@ -3,9 +3,9 @@
 Prediction (paper Sec. 2.2.2; tasks/prompting.py) generates the whole target sentence
 after ``[</s>; source; prompt]``: for PubMedQA with the tiny vocabulary that is a context
 of up to ~100 tokens and ~25 answer tokens. Without a cache, new token i reruns the model
-over all P + i positions (Σ_i (P + i) ≈ 25·P for the whole answer); with it the context
-is processed once and each new token costs one position (P + 25). Both paths must give
-the same answers (checked here).
+over all T + i positions (T = context length; Σ_i (T + i) ≈ 25·T for the whole answer);
+with it the context is processed once and each new token costs one position (T + 25).
+Both paths must give the same answers (checked here).
 
 The model is a freshly initialised GPT of the ``tiny`` preset's size with the vocabulary
 of a tokenizer trained on the synthetic corpus (weights do not change the cost; the
@@ -28,8 +28,6 @@ from mediswift_np.tasks import PUBMEDQA, pubmedqa
 from mediswift_np.tasks.prompting import Encoder, init_soft_prompt, predict
 from mediswift_np.tokenizer import Tokenizer
 from timing import median_seconds
-
-
 
 
 def main() -> None:

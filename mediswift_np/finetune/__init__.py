@@ -81,7 +81,7 @@ PAPER_GRID = {  # App. A.2 / A.3: batch sizes x learning rates searched on valid
     "pubmedqa": ((8, 16, 32, 64), (2e-4, 1e-4, 5e-5, 2.5e-5)),
     "hoc": ((16, 32, 64), (8e-5, 4e-5, 2e-5, 1e-5)),
 }
-PROMPT_KEY = "prompt/embeddings"  # the soft prompt's array name in checkpoints (exporters rely on it)
+PROMPT_KEY = checkpoint.PROMPT_KEY  # the soft prompt's array name in checkpoints
 
 
 class TrainingDiverged(UserError):
@@ -137,11 +137,9 @@ class FinetuneConfig:
             raise UserError(f"unknown task {self.task!r}; choose from {', '.join(TASKS)}")
         if not self.init:
             raise UserError("--init CKPT is required (a pre-training checkpoint directory)")
-        for name in ("epochs", "seeds", "batch_size", "n_train", "n_val", "n_test"):
+        for name in ("epochs", "patience", "seeds", "batch_size", "n_train", "n_val", "n_test"):
             if getattr(self, name) < 1:
                 raise UserError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
-        if self.patience < 1:
-            raise UserError(f"--patience must be >= 1, got {self.patience}")
         for name in ("max_train", "max_val", "max_test"):
             if getattr(self, name) < 0:
                 raise UserError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
@@ -149,7 +147,7 @@ class FinetuneConfig:
             raise UserError(f"--prompt-len must be >= 0, got {self.prompt_len}")
         if self.prompt_init not in PROMPT_INITS or self.loss_on not in LOSS_ON:
             raise UserError(f"--prompt-init must be one of {PROMPT_INITS} and --loss-on one of {LOSS_ON}")
-        if any(b < 1 for b, _ in self.grid_points()) or any(not lr > 0 for _, lr in self.grid_points()):
+        if any(b < 1 or not lr > 0 for b, lr in self.grid_points()):
             raise UserError("batch sizes must be >= 1 and learning rates positive")
         if self.synthetic_evidence not in EVIDENCE:
             raise UserError(f"--synthetic-evidence must be one of {', '.join(EVIDENCE)}")
@@ -194,9 +192,10 @@ def train_stage(model: GPT, prompt: Parameter | None, encoder: Encoder, data: Ta
             bar.update(1)
             bar.set_postfix(epoch=epoch + 1, loss=f"{value:.3f}")
         model.eval()
+        train_loss = float(np.mean(losses))
         val = evaluate(model, prompt, encoder, data.val, task) if data.val else {"selection": 0.0}
-        val_loss = target_loss(model, prompt, encoder, data.val) if data.val else float(np.mean(losses))
-        history.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_loss": val_loss, "val_score": val["selection"]})
+        val_loss = target_loss(model, prompt, encoder, data.val) if data.val else train_loss
+        history.append({"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss, "val_score": val["selection"]})
         if best is None or (val["selection"], -val_loss) > (best["val_score"], -best["val_loss"]):
             best = {"epoch": epoch + 1, "val_score": val["selection"], "val_loss": val_loss, "weights": model.state_dict(),
                     "prompt": None if prompt is None else prompt.data.copy()}  # fmt: skip

@@ -59,7 +59,6 @@ MASKS_FILE = "sparsity_masks.safetensors"
 PROMPT_FILE = "soft_prompt.json"
 TOKENIZER_FILES = (VOCAB_JSON, MERGES_TXT, DICT_TXT, TOKENIZER_CONFIG_JSON)
 EXPORT_FILES = (CONFIG_JSON, WEIGHTS_FILE, MASKS_FILE, PROMPT_FILE, *TOKENIZER_FILES)
-PROMPT_ARRAY = "prompt/embeddings"  # the fine-tuning checkpoint's (P, C) soft-prompt vectors
 WTE = "transformer.wte.weight"
 CAUSAL_MASK_BUFFERS = (".attn.bias", ".attn.masked_bias")  # older transformers saved these; not weights
 
@@ -165,7 +164,7 @@ def export_hf(ckpt_dir: str | os.PathLike, out_dir: str | os.PathLike, progress:
     arrays, state = checkpoint.load(ckpt_dir)
     model = checkpoint.restore_model(arrays, state)
     tokenizer = checkpoint.load_tokenizer(ckpt_dir)
-    summary = export_model(model, out_dir, tokenizer, arrays.get(PROMPT_ARRAY), state.get("task"), progress)
+    summary = export_model(model, out_dir, tokenizer, arrays.get(checkpoint.PROMPT_KEY), state.get("task"), progress)
     return {"checkpoint": str(ckpt_dir), "kind": state.get("kind"), "step": state.get("step"), **summary}
 
 
@@ -260,7 +259,7 @@ def import_hf_checkpoint(hf_dir: str | os.PathLike, ckpt_dir: str | os.PathLike)
         raise UserError(f"{hf_dir}: no {VOCAB_JSON}; a mediswift_np checkpoint needs its tokenizer")
     arrays = checkpoint.model_arrays(imp.model)
     if imp.soft_prompt is not None:
-        arrays[PROMPT_ARRAY] = imp.soft_prompt
+        arrays[checkpoint.PROMPT_KEY] = imp.soft_prompt
     state = {"step": 0, "kind": "imported", "model": imp.model.config.to_dict(), "source": {"format": "hf", "path": str(hf_dir)}}
     if imp.task:
         state["task"] = imp.task

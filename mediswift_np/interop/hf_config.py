@@ -123,9 +123,7 @@ def model_config_from_gpt2(config: dict[str, Any], source: str = "config.json") 
             vocab_size=get("vocab_size"), n_ctx=n_ctx, n_layer=get("n_layer"), n_embd=n_embd, n_head=get("n_head"),
             dropout=float(dropouts.pop()), layer_norm_eps=float(get("layer_norm_epsilon")), init_std=float(get("initializer_range")),
         )  # fmt: skip
-    except (TypeError, ValueError) as e:
-        raise UserError(f"{source}: {e}") from None
-    except UserError as e:
+    except (TypeError, ValueError, UserError) as e:
         raise UserError(f"{source}: {e}") from None
 
 

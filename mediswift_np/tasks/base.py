@@ -24,6 +24,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import UserError
+from .metrics import split_labels
 
 
 class TaskDataError(UserError):
@@ -106,7 +107,7 @@ class TextForms:
 
 def check_label(fmt: TaskFormat, label: str, where: str) -> str:
     """``label`` if every ``|`` piece is in the task's label set, else a one-line error naming ``where``."""
-    pieces = [p.strip() for p in label.strip().split("|")] if fmt.multi_label else [label.strip()]
+    pieces = split_labels(label) if fmt.multi_label else [label.strip()]
     bad = next((p for p in pieces if p not in fmt.labels), None)
     if bad is not None:
         raise TaskDataError(f"{where}: label {bad!r} is not in the {fmt.name} label set ({', '.join(fmt.labels)})")
@@ -164,14 +165,20 @@ def majority_label(examples: Sequence[Example]) -> str:
     return min(counts, key=lambda label: (-counts[label], label))
 
 
-def read_json(path) -> object:
-    """Parse a JSON file; malformed JSON or text that is not UTF-8 is a one-line error naming the file."""
+def read_text(path) -> str:
+    """The text of a UTF-8 file; a missing file or bytes that are not UTF-8 is a one-line error naming the file."""
     path = Path(path)
     if not path.is_file():
         raise TaskDataError(f"{path}: no such file")
     try:
-        return json.loads(path.read_bytes().decode("utf-8"))
+        return path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as e:
         raise TaskDataError(f"{path}: not valid UTF-8 ({e.reason} at byte {e.start})") from None
+
+
+def read_json(path) -> object:
+    """Parse a JSON file (read by :func:`read_text`); malformed JSON is a one-line error naming the file."""
+    try:
+        return json.loads(read_text(path))
     except json.JSONDecodeError as e:
         raise TaskDataError(f"{path}: line {e.lineno}: malformed JSON ({e.msg})") from None

@@ -26,13 +26,16 @@ from .prompting import Encoder, make_batch, predict
 def evaluate(model, prompt, encoder: Encoder, examples: list[Example], task: str, progress: bool = False) -> dict[str, Any]:
     """Greedy predictions on ``examples``, scored; also the predictions and how many sources were truncated."""
     labels, _, truncated = predict(model, encoder, prompt, examples, progress=progress, desc="evaluating")
-    if task == "pubmedqa":
-        scores = pubmedqa.score_predictions({ex.key: ex.label for ex in examples}, {ex.key: y for ex, y in zip(examples, labels)})
-        scores["selection"] = scores["accuracy"]
-    else:
-        scores = hoc.score_predictions([ex.label for ex in examples], labels)
-        scores["selection"] = scores["micro_f1"]
+    scores = score_labels(task, examples, labels)
+    scores["selection"] = scores["accuracy" if task == "pubmedqa" else "micro_f1"]
     return {**scores, "predictions": labels, "truncated": truncated}
+
+
+def score_labels(task: str, examples: list[Example], labels: list[str]) -> dict[str, Any]:
+    """The official scores (pubmedqa.py / hoc.py) of ``labels``, predicted for ``examples`` in order."""
+    if task == "pubmedqa":
+        return pubmedqa.score_predictions({ex.key: ex.label for ex in examples}, {ex.key: y for ex, y in zip(examples, labels)})
+    return hoc.score_predictions([ex.label for ex in examples], labels)
 
 
 def target_loss(model, prompt, encoder: Encoder, examples: list[Example], batch_size: int = 32) -> float:
@@ -51,11 +54,9 @@ def majority_baseline(task: str, stages: list[TaskData]) -> dict[str, Any]:
     """Scores of predicting the last stage's majority training label for every test example."""
     label = majority_label(stages[-1].train)
     test = stages[-1].test
-    if task == "pubmedqa":
-        scores = pubmedqa.score_predictions({ex.key: ex.label for ex in test}, {ex.key: label for ex in test})
-        return {"label": label, "accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"]}
-    scores = hoc.score_predictions([ex.label for ex in test], [label] * len(test))
-    return {"label": label, "accuracy": scores["accuracy"], "micro_f1": scores["micro_f1"]}
+    scores = score_labels(task, test, [label] * len(test))
+    metric = "macro_f1" if task == "pubmedqa" else "micro_f1"
+    return {"label": label, "accuracy": scores["accuracy"], metric: scores[metric]}
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:

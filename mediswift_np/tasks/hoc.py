@@ -12,7 +12,7 @@ Format (BioGPT's ``DC-HoC/rebuild_data.py``)::
     target  "the type of this document is {labels}."    labels as in the file, "|"-joined
 
 Splits: BioGPT's valid.tsv and test.tsv are the same file in this distribution, so
-validation can not come from valid.tsv. :func:`file_data` splits a label-stratified 10%
+validation can not come from valid.tsv. ``tasks/stages.py`` splits a label-stratified 10%
 off train.tsv for validation (early stopping, grid choice) and tests on test.tsv.
 
 Scoring (:func:`score_predictions`) is BioGPT's hard-match evaluation: micro-F1 over the
@@ -33,7 +33,7 @@ from ..data import synthetic_hoc
 from ..data.world import HALLMARKS
 from ..fileio import atomic_write_text
 from . import metrics
-from .base import Example, TaskData, TaskDataError, TaskFormat, check_label, stratified_split
+from .base import Example, TaskData, TaskDataError, TaskFormat, check_label, read_text
 
 EMPTY = "empty"
 HOC_CLASSES = (*HALLMARKS, EMPTY)  # the 10 hallmarks as spelled in HoC, plus "empty": 11 classes
@@ -45,7 +45,6 @@ HOC = TaskFormat(
     metric_name="micro_f1",
     multi_label=True,
 )
-VAL_FRACTION = 0.1
 LEVEL = "sentence-level"
 
 
@@ -107,12 +106,6 @@ def resolve_files(data: str | os.PathLike, test: str | os.PathLike | None = None
     return train, test_path, note
 
 
-def file_data(train_path: Path, test_path: Path, rng: np.random.Generator, val_fraction: float = VAL_FRACTION) -> TaskData:
-    """Train/validation from ``train_path`` (stratified), test from ``test_path``."""
-    train, val = stratified_split(load_examples(train_path), val_fraction, rng)
-    return TaskData(train, val, load_examples(test_path), description=f"{LEVEL} {train_path.parent}")
-
-
 def examples_from_pairs(pairs: list[tuple[str, list[str]]], name: str) -> list[Example]:
     return [Example(f"{name}:{i + 1}", source_text(text), "|".join(labels)) for i, (text, labels) in enumerate(pairs)]
 
@@ -148,13 +141,7 @@ def score_predictions(gold: list[str], pred: list[str]) -> dict:
 def score_prediction_file(pred_path: str | os.PathLike, gold_path: str | os.PathLike) -> dict:
     """Score a prediction file (one label line per sentence) against a HoC TSV."""
     gold = [ex.label for ex in load_examples(gold_path)]
-    pred_path = Path(pred_path)
-    if not pred_path.is_file():
-        raise TaskDataError(f"{pred_path}: no such file")
-    try:
-        pred = [line.strip() for line in pred_path.read_bytes().decode("utf-8").splitlines()]
-    except UnicodeDecodeError as e:
-        raise TaskDataError(f"{pred_path}: not valid UTF-8 ({e.reason} at byte {e.start})") from None
+    pred = [line.strip() for line in read_text(pred_path).splitlines()]
     if len(pred) != len(gold):
         raise TaskDataError(f"{pred_path}: {len(pred)} prediction lines but {gold_path} has {len(gold)} sentences")
     return score_predictions(gold, pred)

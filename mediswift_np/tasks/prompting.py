@@ -60,9 +60,9 @@ def init_soft_prompt(wte: np.ndarray, n: int, rng: np.random.Generator, how: str
         if n > V - n_special:
             raise TaskDataError(f"cannot copy {n} distinct token embeddings from a vocabulary of {V - n_special} real tokens")
         rows = n_special + rng.choice(V - n_special, size=n, replace=False)  # skip <s>, <pad>, </s>, <unk>
-        data = wte[rows].copy()  # (n, C)
+        data = wte[rows]  # (n, C), a copy (fancy indexing)
     elif how == "normal":
-        data = (0.02 * rng.standard_normal((n, C))).astype(wte.dtype)  # GPT-2 embedding init
+        data = 0.02 * rng.standard_normal((n, C))  # GPT-2 embedding init
     else:
         raise TaskDataError(f"unknown prompt init {how!r}; choose from {', '.join(PROMPT_INITS)}")
     return Parameter(np.ascontiguousarray(data, dtype=wte.dtype))
