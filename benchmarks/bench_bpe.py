@@ -26,11 +26,15 @@ import tempfile
 from pathlib import Path
 
 from mediswift_np.data import pubmedqa_abstracts, real_data_dir, synthetic_corpus
-from mediswift_np.tokenizer import Tokenizer, learn_bpe, learn_bpe_reference, moses_tokenize, word_frequencies
-from mediswift_np.tokenizer.encoder import build_dictionary
+from mediswift_np.tokenizer import (
+    Tokenizer,
+    build_dictionary,
+    learn_bpe,
+    learn_bpe_reference,
+    moses_tokenize,
+    word_frequencies,
+)
 from timing import median_seconds
-
-
 
 
 def load_documents(n_synthetic: int) -> tuple[str, list[str]]:

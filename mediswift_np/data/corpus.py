@@ -122,7 +122,7 @@ def read_pubmed_xml(path: str | os.PathLike) -> Iterator[str]:
 
 
 def read_jsonl(path: str | os.PathLike, field: str = "text") -> Iterator[str]:
-    """Yield the ``text`` field of each JSON line."""
+    """Yield the string ``field`` (default ``text``) of each JSON line."""
     path = Path(path)
     for lineno, line in _lines(path):
         if not line.strip():

@@ -28,6 +28,7 @@ Does not handle: realism beyond the templates (the text is formulaic on purpose)
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -204,10 +205,9 @@ def synthetic_corpus(n_docs: int, seed: int) -> list[str]:
 
 def write_synthetic_corpus(path: str | os.PathLike, n_docs: int, seed: int) -> Path:
     """Write :func:`synthetic_corpus` as JSON lines (``{"text": ...}``), atomically."""
-    import json
-
     lines = "".join(json.dumps({"text": doc}, ensure_ascii=False) + "\n" for doc in synthetic_corpus(n_docs, seed))
     return atomic_write_text(path, lines)
+
 
 __all__ = [
     "synthetic_corpus",

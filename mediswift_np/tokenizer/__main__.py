@@ -58,9 +58,8 @@ def _parser() -> ArgumentParser:
 
 
 def _documents(paths: Sequence[str]) -> Iterator[str]:
-    from ..data.corpus import (
-        read_corpus,  # the tokenizer itself does not need the corpus readers
-    )
+    # imported here: the tokenizer itself does not need the corpus readers
+    from ..data.corpus import read_corpus
 
     for path in paths:
         yield from read_corpus(path)
@@ -87,7 +86,7 @@ def _parse_ids(line: str) -> list[int]:
 
 def _encode(args: argparse.Namespace, tok: Tokenizer) -> dict:
     lines = tokens = 0
-    for lineno, line in enumerate(sys.stdin, start=1):
+    for line in sys.stdin:
         line = line.rstrip("\n")
         words = line.split() if args.pretokenized else None
         if args.ids:

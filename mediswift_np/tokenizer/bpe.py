@@ -24,10 +24,12 @@ Two trainers give the same merges (a test joins them):
 - :func:`learn_bpe` counts once, then updates counts incrementally: an index maps each
   pair to the words containing it, so a merge touches only those words, and for each one
   subtracts the counts of its old pairs and adds those of its new pairs. The best pair
-  comes from a max-heap with lazy deletion: an entry's stored count is never below the
-  pair's true count (decreases are not pushed; increases push a fresh entry), so when the
-  top entry's stored count equals its true count it is the true maximum, and the heap key
-  ``(-count, descending-string key)`` makes the lexicographically greatest pair win ties.
+  comes from a max-heap with lazy deletion: each pair's newest entry has a stored count
+  never below the pair's true count (a decrease pushes nothing; an increase pushes a
+  fresh entry; a popped entry whose count is too high goes back with the true count), so
+  when the top entry's stored count equals its true count it is the true maximum, and
+  the heap key ``(-count, descending-string key)`` makes the lexicographically greatest
+  pair win ties.
 
 Symbols are plain strings, as in subword-nmt (fastBPE numbers them instead).
 
@@ -44,7 +46,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter, defaultdict
-from typing import Iterable, Mapping, NamedTuple
+from typing import Iterable, Mapping, NamedTuple, Sequence
 
 from tqdm import tqdm
 
@@ -100,8 +102,13 @@ def _check_inputs(word_counts: Mapping[str, int], num_merges: int, min_frequency
             raise UserError(f"word frequencies must be >= 1, got {freq} for {word!r}")
 
 
-def _merge_symbols(symbols: list[str], left: str, right: str) -> list[str] | None:
-    """Replace each (left, right) in ``symbols`` by ``left + right``, left to right; None if absent."""
+def merge_symbols(symbols: Sequence[str], left: str, right: str) -> list[str] | None:
+    """Replace each (left, right) in ``symbols`` by ``left + right``, left to right; None if absent.
+
+    Example:
+        >>> merge_symbols(["a", "a", "a", "b</w>"], "a", "a")
+        ['aa', 'a', 'b</w>']
+    """
     out: list[str] = []
     i, n, found = 0, len(symbols), False
     while i < n:
@@ -168,7 +175,7 @@ def learn_bpe(
 
         delta: dict[tuple[str, str], int] = defaultdict(int)
         for i in where.pop(best):
-            new = _merge_symbols(words[i], left, right)
+            new = merge_symbols(words[i], left, right)
             if new is None:  # the index may list words that no longer contain the pair
                 continue
             old, freq = words[i], freqs[i]
@@ -217,7 +224,7 @@ def learn_bpe_reference(word_counts: Mapping[str, int], num_merges: int, *, min_
         merges.append(Merge(best[0], best[1], stats[best]))
         merged = {}
         for symbols, freq in vocab.items():
-            new = _merge_symbols(list(symbols), *best)
+            new = merge_symbols(symbols, *best)
             key = tuple(new) if new is not None else symbols
             merged[key] = merged.get(key, 0) + freq
         vocab = merged

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from ..errors import UserError
-from .bpe import END_OF_WORD, Merge, learn_bpe, split_word, word_frequencies
+from .bpe import END_OF_WORD, Merge, learn_bpe, merge_symbols, split_word, word_frequencies
 from .files import BPECODES, DICT_TXT, SPECIAL_TOKENS, read_bpecodes, read_dict, write_bpecodes, write_dict
 from .moses import moses_detokenize, moses_tokenize
 
@@ -87,21 +87,13 @@ def apply_merges(word: str, ranks: dict[tuple[str, str], int]) -> tuple[str, ...
         >>> apply_merges("lowest", {("e", "s"): 0, ("es", "t</w>"): 1, ("l", "o"): 2})
         ('lo', 'w', 'est</w>')
     """
-    symbols = list(split_word(word))
+    symbols = split_word(word)
     while len(symbols) > 1:
         pairs = zip(symbols, symbols[1:])
         rank, left, right = min((ranks.get(p, len(ranks)), *p) for p in pairs)
         if rank == len(ranks):
             break
-        merged, i = [], 0
-        while i < len(symbols):
-            if i + 1 < len(symbols) and symbols[i] == left and symbols[i + 1] == right:
-                merged.append(left + right)
-                i += 2
-            else:
-                merged.append(symbols[i])
-                i += 1
-        symbols = merged
+        symbols = merge_symbols(symbols, left, right)  # never None: (left, right) is one of the pairs
     return tuple(symbols)
 
 
@@ -251,12 +243,9 @@ def build_dictionary(word_counts: dict[str, int], merges: Sequence[Merge]) -> li
         for symbol in apply_merges(word, ranks):
             counts[symbol_to_token(symbol)] += freq
     entries = sorted(counts.items(), key=lambda tc: (-tc[1], tc[0]))
-    characters = sorted({ch for word in word_counts for ch in word})
-    extra = [ch for ch in characters] + [ch + CONTINUATION for ch in characters]
-    extra += [symbol_to_token(m.left + m.right) for m in merges]
-    seen = set(counts)
-    for token in sorted(set(extra) - seen):
-        entries.append((token, 0))
+    characters = {ch for word in word_counts for ch in word}
+    extra = characters | {ch + CONTINUATION for ch in characters} | {symbol_to_token(m.left + m.right) for m in merges}
+    entries += [(token, 0) for token in sorted(extra - counts.keys())]
     collisions = {t for t, _ in entries if t in SPECIAL_TOKENS}
     if collisions:
         raise UserError(f"vocabulary pieces collide with special tokens: {sorted(collisions)}")

@@ -36,6 +36,7 @@ SPECIAL_TOKENS = ("<s>", "<pad>", "</s>", "<unk>")  # fairseq Dictionary order: 
 
 
 def _read_lines(path: Path) -> list[str]:
+    """The lines of a UTF-8 file, without line ends (text mode reads ``\\r\\n`` as ``\\n``)."""
     if not path.is_file():
         raise UserError(f"{path}: no such file")
     try:
@@ -59,7 +60,6 @@ def read_bpecodes(path: str | os.PathLike) -> list[Merge]:
     merges: list[Merge] = []
     seen: set[tuple[str, str]] = set()
     for lineno, line in enumerate(_read_lines(path), start=1):
-        line = line.rstrip("\r")
         if lineno == 1 and line.startswith("#version"):
             continue
         fields = line.split(" ")
@@ -92,7 +92,6 @@ def read_dict(path: str | os.PathLike) -> list[tuple[str, int]]:
     entries: list[tuple[str, int]] = []
     seen: set[str] = set(SPECIAL_TOKENS)
     for lineno, line in enumerate(_read_lines(path), start=1):
-        line = line.rstrip("\r")
         token, sep, field = line.rpartition(" ")
         if not sep or not token or " " in token:
             raise UserError(f"{path}: line {lineno}: expected 'token count', got {line!r}")
