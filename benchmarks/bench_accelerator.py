@@ -23,12 +23,10 @@ import numpy as np
 from mediswift_np.accelerator.__main__ import format_layer_table
 from mediswift_np.accelerator.emulate import emulate_layer
 from mediswift_np.accelerator.fast import emulate_fast
-from mediswift_np.accelerator.mapping import Mapping
 from mediswift_np.accelerator.machine import Machine
+from mediswift_np.accelerator.mapping import Mapping
 from mediswift_np.accelerator.sweep import FIG3_SPARSITIES, GPT3_D_MODEL, run_layers, synthetic_layer
 from timing import median_seconds
-
-
 
 
 def main() -> None:

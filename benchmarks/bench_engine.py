@@ -4,8 +4,9 @@ A step = forward + backward + global-norm clipping + AdamW update, float32, on r
 token ids. PyTorch runs twice: with ``scaled_dot_product_attention`` (its fused kernel,
 which skips the causally masked half of the scores and runs its softmax on all cores) and
 with the attention written out as matmul + mask + softmax + matmul, the algorithm
-mediswift_np runs (full S×S scores, as the analytic FLOP formula assumes). Both frameworks run the same architecture with the same weights, alternating
-step by step so machine noise hits both alike; we report medians.
+mediswift_np runs (full S×S scores, as the analytic FLOP formula assumes). Both
+frameworks run the same architecture with the same weights, alternating step by step so
+machine noise hits both alike; we report medians.
 
     python benchmarks/bench_engine.py            # tiny and small, 10 timed steps each
     python benchmarks/bench_engine.py --steps 20 --configs tiny
@@ -50,13 +51,16 @@ def numpy_step(model, opt, x, y):
 def make_torch(cfg, state, fused_attention: bool):
     import torch
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    tests = str(Path(__file__).resolve().parents[1] / "tests")
+    if tests not in sys.path:
+        sys.path.insert(0, tests)
     from torch_gpt import TorchGPT
 
     model = TorchGPT(cfg, dtype=torch.float32, fused_attention=fused_attention)
     model.load_numpy(state)
-    decay = [p for n, p in model.params.items() if n.endswith(("c_attn/weight", "c_proj/weight", "c_fc/weight"))]
-    rest = [p for n, p in model.params.items() if not n.endswith(("c_attn/weight", "c_proj/weight", "c_fc/weight"))]
+    matrices = ("c_attn/weight", "c_proj/weight", "c_fc/weight")  # weight decay as in nn.Linear: block matrices only
+    decay = [p for n, p in model.params.items() if n.endswith(matrices)]
+    rest = [p for n, p in model.params.items() if not n.endswith(matrices)]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": rest, "weight_decay": 0.0}], lr=2e-4, betas=(0.9, 0.95), eps=1e-8)
 
     def step(x, y):

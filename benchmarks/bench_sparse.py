@@ -67,7 +67,7 @@ from mediswift_np.nn import Parameter
 # (N tokens, in, out) -> default timed repeats; the largest size takes ~1.5 min per repeat on 2 cores
 SIZES = {(2048, 256, 1024): 5, (2048, 512, 2048): 5, (4096, 1024, 4096): 3}
 QUICK_SIZES = {(2048, 256, 1024): 3}
-SPARSITIES = (0.5, 0.75, 0.9, 0.95, 0.98, 0.99)  # 0.98: the current AUTO_SCIPY_MIN_SPARSITY
+SPARSITIES = (0.5, 0.75, 0.9, 0.95, 0.98, 0.99)  # up to sparse.AUTO_SCIPY_MIN_SPARSITY (printed with the tables)
 PATHS = ("dense", "scipy")  # the two backends of mediswift_np.sparse
 PHASES = ("forward", "input_grad", "weight_grad")
 TINY_SPARSITIES = (0.0, 0.5, 0.75)
@@ -185,6 +185,12 @@ class SizeResult:
         return statistics.median(rel) if rel else float("nan")
 
 
+def rotated(items: tuple, r: int) -> tuple:
+    """``items`` started at position r (mod len): repeat r runs the variants in this order."""
+    k = r % len(items)
+    return items[k:] + items[:k]
+
+
 def bench_size(size: tuple[int, int, int], sparsities, repeats: int, rng: np.random.Generator, warmup: int = 1):
     """Time every variant at every sparsity, interleaved; the variant order rotates between repeats."""
     n_tokens, n_in, n_out = size
@@ -194,7 +200,7 @@ def bench_size(size: tuple[int, int, int], sparsities, repeats: int, rng: np.ran
     result = SizeResult(tuple(size), tuple(sparsities), runs)
     for r in range(warmup + repeats):
         record = r >= warmup
-        order = runs[r % len(runs) :] + runs[: r % len(runs)]
+        order = rotated(runs, r)
         for v in order:
             if v.backend == "dense":
                 fwd, bwd = forward_backward(reference, v)
@@ -333,7 +339,7 @@ def tiny_runs(repeats: int, extra: list[str]) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(repeats):
             for s in TINY_SPARSITIES:
-                for v in order[r % 3 :] + order[: r % 3]:
+                for v in rotated(order, r):
                     out = os.path.join(tmp, f"s{s}-{v.backend}-{v.blas_threads}-{r}")
                     summary = run_tiny(s, v, out, extra)
                     runs.setdefault((s, v.label), []).append(summary)

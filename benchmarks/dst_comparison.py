@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import tempfile
 import time
 from dataclasses import replace
@@ -25,11 +24,7 @@ from pathlib import Path
 from mediswift_np import dst, flops
 from mediswift_np.finetune import FinetuneConfig, finetune
 from mediswift_np.pretrain import PretrainConfig, train
-
-
-def mean_std(values: list[float]) -> str:
-    s = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.3f} ± {s:.3f}"
+from findings import mean_std
 
 
 # The finetune CLI's defaults on synthetic PubMedQA (answer stated in the context); see

@@ -26,8 +26,8 @@ from __future__ import annotations
 import numpy as np
 
 from .costs import PECounts
-from .machine import AcceleratorError, Machine
-from .mapping import Mapping, check_kernel, compress_tile, sram_bytes
+from .machine import Machine
+from .mapping import Mapping, check_kernel, check_layer, compress_tile, sram_bytes
 
 
 def emulate_layer(x: np.ndarray, weight: np.ndarray, mapping: Mapping, machine: Machine, kernel: str = "sparse"):
@@ -40,9 +40,7 @@ def emulate_layer(x: np.ndarray, weight: np.ndarray, mapping: Mapping, machine: 
         ([[3.0, 8.0]], [[1, 1]])
     """
     check_kernel(kernel)
-    x, weight = np.asarray(x), np.asarray(weight)
-    if weight.shape != (mapping.rows, mapping.cols) or x.ndim != 2 or x.shape[1] != mapping.cols:
-        raise AcceleratorError(f"shapes do not match: x {x.shape}, weight {weight.shape}, mapping {mapping.rows}x{mapping.cols}")
+    x, weight = check_layer(x, weight, mapping)
     B = x.shape[0]
     Pr, Pc = mapping.mesh_rows, mapping.mesh_cols
     rb, cb = mapping.row_bounds, mapping.col_bounds

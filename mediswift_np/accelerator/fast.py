@@ -30,7 +30,7 @@ import numpy as np
 
 from .costs import PECounts
 from .machine import AcceleratorError, Machine
-from .mapping import Mapping, check_kernel, check_positive_int, nnz_per_pe, sram_bytes
+from .mapping import Mapping, check_kernel, check_layer, check_positive_int, nnz_per_pe, sram_bytes
 
 
 def count_events(nnz: np.ndarray, mapping: Mapping, batch: int, kernel: str, machine: Machine) -> PECounts:
@@ -117,8 +117,6 @@ def layer_output(x: np.ndarray, weight: np.ndarray, mapping: Mapping) -> np.ndar
 
 def emulate_fast(x: np.ndarray, weight: np.ndarray, mapping: Mapping, machine: Machine, kernel: str = "sparse"):
     """The vectorised twin of :func:`.emulate.emulate_layer`: returns (Y, PECounts)."""
-    x, weight = np.asarray(x), np.asarray(weight)
-    if weight.shape != (mapping.rows, mapping.cols) or x.ndim != 2 or x.shape[1] != mapping.cols:
-        raise AcceleratorError(f"shapes do not match: x {x.shape}, weight {weight.shape}, mapping {mapping.rows}x{mapping.cols}")
+    x, weight = check_layer(x, weight, mapping)
     counts = count_events(nnz_per_pe(weight, mapping), mapping, x.shape[0], kernel, machine)
     return layer_output(x, weight, mapping), counts

@@ -56,6 +56,14 @@ def check_kernel(kernel: str) -> str:
     return kernel
 
 
+def check_layer(x, weight, mapping: Mapping) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` (B, cols) and ``weight`` (rows, cols) as arrays, or an AcceleratorError unless they fit ``mapping``."""
+    x, weight = np.asarray(x), np.asarray(weight)
+    if weight.shape != (mapping.rows, mapping.cols) or x.ndim != 2 or x.shape[1] != mapping.cols:
+        raise AcceleratorError(f"shapes do not match: x {x.shape}, weight {weight.shape}, mapping {mapping.rows}x{mapping.cols}")
+    return x, weight
+
+
 def tile_bounds(n: int, parts: int) -> np.ndarray:
     """Offsets (parts + 1,) cutting ``n`` items into ``parts`` tiles as evenly as possible.
 
@@ -119,10 +127,6 @@ class Mapping:
     def tile_sizes(self) -> np.ndarray:
         """(mesh_rows, mesh_cols) number of weights in each PE's tile."""
         return np.outer(self.tile_rows, self.tile_cols)
-
-    def transposed(self) -> "Mapping":
-        """The mapping of W.T (used by backward products)."""
-        return Mapping(self.cols, self.rows, self.mesh_cols, self.mesh_rows)
 
 
 def sram_bytes(kernel: str, nnz, tile_rows, tile_cols, machine: Machine):

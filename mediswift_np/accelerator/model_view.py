@@ -49,21 +49,13 @@ from .fast import count_events
 from .machine import Machine
 from .mapping import Mapping, check_positive_int, check_sparsity, choose_mesh, nnz_per_pe
 
-SPARSE_MATRICES = ("query", "key", "value", "attention_output", "mlp_fc", "mlp_proj")  # MediSwift Sec. 3.3
 MODEL_VIEW_SPARSITIES = (0.0, 0.5, 0.75)  # the paper's pre-training levels (Sec. 3.3, Table 6)
 
 
 def sparse_matrix_shapes(cfg: GPTConfig) -> dict[str, tuple[int, int]]:
-    """(rows, cols) = (out, in) of the six sparsified matrices of one block."""
-    d, hd, d_ff = cfg.n_embd, cfg.n_head * cfg.d_head, cfg.d_ff
-    return {
-        "query": (hd, d),
-        "key": (hd, d),
-        "value": (hd, d),
-        "attention_output": (d, hd),
-        "mlp_fc": (d_ff, d),
-        "mlp_proj": (d, d_ff),
-    }
+    """(rows, cols) = (out, in) of the six sparsified matrices of one block (MediSwift Sec. 3.3):
+    :func:`mediswift_np.flops.sparsified_matrix_shapes` gives (in, out), as ``x @ W`` uses them."""
+    return {name: (n_out, n_in) for name, (n_in, n_out) in flop_counter.sparsified_matrix_shapes(cfg).items()}
 
 
 def model_region(cfg: GPTConfig, machine: Machine) -> int:
@@ -187,6 +179,8 @@ def amdahl_table(
     dense_total = sum(dense.values())
     dense_sparse_part = sum(dense[t] for t in flop_counter.SPARSIFIED_TERMS)
     f = dense_sparse_part / dense_total  # share of the dense step in the six matrices
+    flop_shares = flop_counter.training_flop_shares(cfg, S, 0.0)
+    flop_f = sum(flop_shares[t] for t in flop_counter.SPARSIFIED_TERMS)  # the same share, in analytic FLOPs
     rows = []
     for s, cycles in by_s.items():
         total = sum(cycles.values())
@@ -203,9 +197,7 @@ def amdahl_table(
                 "sparse_share_dense": f,
                 "amdahl_speedup": 1.0 / ((1.0 - f) + f / k),  # Amdahl's law with the emulated f and k
                 "flop_saving": flop_counter.flop_savings(cfg, S, s),  # analytic, Hoffmann App. F / Table 6
-                "flop_share_sparse": sum(
-                    v for t, v in flop_counter.training_flop_shares(cfg, S, 0.0).items() if t in flop_counter.SPARSIFIED_TERMS
-                ),
+                "flop_share_sparse": flop_f,
                 "cycles_by_term": cycles,
             }
         )

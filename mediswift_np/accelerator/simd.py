@@ -39,8 +39,12 @@ def tile_occupancy(weight: np.ndarray, simd: SIMDMachine) -> np.ndarray:
 
 def occupancy_of_rows(nonzero: np.ndarray, tile_k: int, tile_m: int) -> np.ndarray:
     """Group a (rows, cols) bool array into (tile_m x tile_k) tiles; any nonzero per tile."""
-    rows, cols = nonzero.shape
-    return np.logical_or.reduceat(row_tile_occupancy(nonzero, tile_k), np.arange(0, rows, tile_m), axis=0)  # (n_m, n_k)
+    return merge_tile_rows(row_tile_occupancy(nonzero, tile_k), tile_m)
+
+
+def merge_tile_rows(row_occupancy: np.ndarray, tile_m: int) -> np.ndarray:
+    """(rows, n_k) per-row occupancy -> (n_m, n_k): a tile is occupied if any of its tile_m rows is."""
+    return np.logical_or.reduceat(row_occupancy, np.arange(0, row_occupancy.shape[0], tile_m), axis=0)  # (n_m, n_k)
 
 
 def row_tile_occupancy(nonzero: np.ndarray, tile_k: int) -> np.ndarray:

@@ -33,7 +33,7 @@ from .costs import check_disabled, cycle_report
 from .fast import count_events, mesh_row_output
 from .machine import A100_LIKE, AcceleratorError, Machine, SIMDMachine
 from .mapping import Mapping, check_positive_int, check_sparsity, choose_mesh
-from .simd import row_tile_occupancy, simd_report
+from .simd import merge_tile_rows, row_tile_occupancy, simd_report
 
 VALUE_KINDS = ("integer", "normal")
 FIG3_SPARSITIES = (0.0, 0.25, 0.5, 0.75, 0.9, 0.95, 0.97, 0.99)  # paper Fig. 3 levels and beyond
@@ -160,7 +160,7 @@ def run_layers(
     reports = []
     for k, s in enumerate(sparsities):
         sparse_report = cycle_report(count_events(nnz[k], mapping, batch, "sparse", machine), machine, disabled)
-        occupancy = np.logical_or.reduceat(occupancy_rows[k], np.arange(0, rows, simd.tile_m), axis=0)
+        occupancy = merge_tile_rows(occupancy_rows[k], simd.tile_m)
         reports.append(
             {
                 "rows": rows,

@@ -2,8 +2,8 @@
 
 On the emulated wafer-scale machine (:mod:`mediswift_np.accelerator`) each PE holds one
 tile of W and does one multiply-accumulate per stored nonzero and token; the layer
-finishes when the slowest PE does. With every cost term but compute switched off
-(metadata, fabric stall, pipeline fill, reduction), a layer takes
+finishes when the slowest PE does. With metadata, fabric stall, pipeline fill and
+reduction switched off (only compute and load imbalance remain), a layer takes
 max_p macs_p / macs_per_cycle cycles, so
 
     speedup = dense cycles / sparse cycles = (largest tile r_i·c_j) / (most nonzeros on one PE)
@@ -56,7 +56,13 @@ def split_last_gets_rest(n: int, parts: int) -> np.ndarray:
     return bounds
 
 
+def largest_tile(row_bounds, col_bounds) -> int:
+    """Weights in the biggest tile of a tiling: the dense kernel's slowest PE."""
+    return int(np.diff(row_bounds).max() * np.diff(col_bounds).max())
+
+
 def max_nonzeros(mask: np.ndarray, row_bounds, col_bounds) -> int:
+    """Nonzeros on the busiest PE of a tiling: the sparse kernel's slowest PE."""
     return max(int(mask[row_bounds[i]:row_bounds[i + 1], col_bounds[j]:col_bounds[j + 1]].sum())
                for i in range(len(row_bounds) - 1) for j in range(len(col_bounds) - 1))  # fmt: skip
 
@@ -95,8 +101,7 @@ def load_cases(rng: np.random.Generator) -> list[Case]:
         mask[rng.integers(mask.shape[0]), rng.integers(mask.shape[1])] = True  # never all zero
         rows, cols = mask.shape
         rb, cb = tile_bounds(rows, mr), tile_bounds(cols, mc)
-        largest = int(np.diff(rb).max() * np.diff(cb).max())
-        busiest = max_nonzeros(mask, rb, cb)
+        largest, busiest = largest_tile(rb, cb), max_nonzeros(mask, rb, cb)
         last_rb, last_cb = split_last_gets_rest(rows, mr), split_last_gets_rest(cols, mc)
         swapped_ok = mc <= rows and mr <= cols
         sw_rb, sw_cb = (tile_bounds(rows, mc), tile_bounds(cols, mr)) if swapped_ok else (None, None)
@@ -106,10 +111,8 @@ def load_cases(rng: np.random.Generator) -> list[Case]:
             "balanced": mask.size / mask.sum(),
             "mean_dense_tile": mask.size / (mr * mc) / busiest,
             "inverted": busiest / largest,
-            "remainder_in_last_tile": (int(np.diff(last_rb).max() * np.diff(last_cb).max())
-                                       / max_nonzeros(mask, last_rb, last_cb)),
-            "swapped_mesh": (int(np.diff(sw_rb).max() * np.diff(sw_cb).max()) / max_nonzeros(mask, sw_rb, sw_cb)
-                             if swapped_ok else None),
+            "remainder_in_last_tile": largest_tile(last_rb, last_cb) / max_nonzeros(mask, last_rb, last_cb),
+            "swapped_mesh": largest_tile(sw_rb, sw_cb) / max_nonzeros(mask, sw_rb, sw_cb) if swapped_ok else None,
         }))  # fmt: skip
     return cases
 
