@@ -98,11 +98,10 @@ def write_hf_tokenizer(
     }  # fmt: skip
     if model_max_length is not None:
         config["model_max_length"] = int(model_max_length)
-    n_special = len(SPECIAL_TOKENS)
     return [
         atomic_write_text(directory / VOCAB_JSON, json.dumps(vocab, indent=2, ensure_ascii=False) + "\n"),
         write_bpecodes(directory / MERGES_TXT, tokenizer.bpe_codes),
-        write_dict(directory / DICT_TXT, list(zip(tokenizer.id_to_token, tokenizer.counts))[n_special:]),
+        write_dict(directory / DICT_TXT, tokenizer.dict_entries),
         atomic_write_json(directory / TOKENIZER_CONFIG_JSON, config),
     ]
 

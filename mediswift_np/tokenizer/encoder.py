@@ -210,11 +210,16 @@ class Tokenizer:
 
     # ----------------------------------------------------------------- files
 
+    @property
+    def dict_entries(self) -> list[tuple[str, int]]:
+        """The ``dict.txt`` rows: (token, count) in id order after the specials."""
+        return list(zip(self.id_to_token, self.counts))[len(SPECIAL_TOKENS) :]
+
     def save(self, directory: str | os.PathLike) -> Path:
         """Write ``directory/bpecodes`` and ``directory/dict.txt`` (each atomically)."""
         directory = Path(directory)
         write_bpecodes(directory / BPECODES, self._merges)
-        write_dict(directory / DICT_TXT, list(zip(self.id_to_token, self.counts))[len(SPECIAL_TOKENS) :])
+        write_dict(directory / DICT_TXT, self.dict_entries)
         return directory
 
     @classmethod
