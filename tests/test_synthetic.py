@@ -133,22 +133,22 @@ def test_pubmedqa_schema_matches_the_real_file(shared_data):
 
 
 def test_pubmedqa_answer_follows_from_context_and_world():
-    drugs = {d.name: d for d in WORLD.drugs}
+    drugs = {d.name: d for d in WORLD.catalogue}
     for record in synthetic_pubmedqa(400, seed=13).values():
         results = record["CONTEXTS"][-1]
         answer = {bool(REDUCED.search(results)): "yes", bool(UNCHANGED.search(results)): "no",
                   bool(MIXED.search(results)): "maybe"}.get(True)
         assert sum(bool(p.search(results)) for p in (REDUCED, UNCHANGED, MIXED)) == 1, results
         assert record["final_decision"] == answer, record
-        drug = drugs[re.search(r"(?:Does|Is|Can) (?:treatment with )?(\w+)", record["QUESTION"]).group(1)]
-        asks_target = drug.target in record["QUESTION"]
-        in_indication = drug.disease in record["QUESTION"]
-        assert answer == ("yes" if asks_target and in_indication else "no" if not asks_target else "maybe")
+        drug = drugs[re.search(r"(?:does|is|can) (?:treatment with )?(\w+)", record["QUESTION"]).group(1)]
+        (disease,) = [d for d in WORLD.diseases if re.match(rf"In (?:patients with |adults with )?{d},", record["QUESTION"])]
+        assert disease == drug.disease and drug.target in record["QUESTION"]  # the drug's own disease and biomarker
+        assert answer == {"reduced": "yes", "unchanged": "no", "mixed": "maybe"}[drug.outcome]
 
 
 def test_pubmedqa_label_balance_like_pqa_l():
-    counts = Counter(r["final_decision"] for r in synthetic_pubmedqa(1000, seed=14).values())
-    assert counts == {"yes": 552, "no": 338, "maybe": 110}
+    counts = Counter(r["final_decision"] for r in synthetic_pubmedqa(1080, seed=14).values())
+    assert counts == {"yes": 612, "no": 360, "maybe": 108}  # every drug 3 times: its outcome's share, 17 / 10 / 3 of 30
     assert exact_counts(7, ANSWER_SHARES) == [4, 2, 1] and sum(exact_counts(333, ANSWER_SHARES)) == 333
 
 
@@ -185,7 +185,7 @@ def test_hoc_label_names_are_the_real_ones(shared_data):
 
 
 def test_corpus_vocabulary_covers_the_tasks():
-    corpus_words = Counter(w.lower() for doc in synthetic_corpus(2000, seed=18) for w in moses_tokenize(doc))
+    corpus_words = Counter(w.lower() for doc in synthetic_corpus(2000, seed=18, profiles_per_drug=1) for w in moses_tokenize(doc))
     task_text = [r["QUESTION"] + " " + " ".join(r["CONTEXTS"]) for r in synthetic_pubmedqa(300, seed=19).values()]
     task_text += [t for t, _ in synthetic_hoc(300, seed=20)] + list(HALLMARKS)
     task_words = Counter(w.lower() for t in task_text for w in moses_tokenize(t))
@@ -214,10 +214,7 @@ def test_negative_sizes_are_user_errors(make):
 
 
 def test_knowledge_evidence_drops_the_results_sentence():
-    from mediswift_np.data.world import default_world
-
-    world = default_world()
-    drugs = {d.name: d for d in world.drugs}
+    drugs = {d.name: d for d in WORLD.catalogue}
     with_results = synthetic_pubmedqa(30, seed=4)
     knowledge = synthetic_pubmedqa(30, seed=4, evidence="knowledge")
     assert list(with_results) == list(knowledge)  # same questions and answers, same order
@@ -226,6 +223,5 @@ def test_knowledge_evidence_drops_the_results_sentence():
         assert rec["QUESTION"] == full["QUESTION"] and rec["final_decision"] == full["final_decision"]
         assert rec["CONTEXTS"] == full["CONTEXTS"][:2] and "RESULTS" not in rec["LABELS"]
         drug = next(d for name, d in drugs.items() if name in rec["QUESTION"])
-        # the answer is the world's fact: target in its own indication -> yes; another biomarker -> no; off-label -> maybe
-        expected = "no" if drug.target not in rec["QUESTION"] else ("yes" if drug.disease in rec["QUESTION"] else "maybe")
-        assert rec["final_decision"] == expected
+        # the answer is the world's fact: what the drug's trial showed
+        assert rec["final_decision"] == {"reduced": "yes", "unchanged": "no", "mixed": "maybe"}[drug.outcome]

@@ -4,7 +4,8 @@
     world            the fixed facts the synthetic data is written about
     phrases          sentence templates shared by corpus and tasks
     synthetic        :func:`synthetic_corpus` (+ task generators re-exported)
-    synthetic_tasks  :func:`synthetic_pubmedqa`, :func:`synthetic_hoc` in the real schemas
+    synthetic_tasks  :func:`synthetic_pubmedqa`, :func:`synthetic_hoc` in the real schemas, and their leak-free splits
+    closed_book      drug profiles for pre-training; the catalogue split by drug
     pipeline         :func:`token_stream`, :func:`train_val_split`, :func:`sample_batch`,
                      :func:`iterate_val_batches`
 

@@ -62,12 +62,16 @@ def effect_sentence(rng: np.random.Generator, drug: str, marker: str, outcome: s
 
 
 def question_sentence(rng: np.random.Generator, drug: str, marker: str, disease: str) -> str:
-    """A yes/no research question: does ``drug`` lower ``marker`` in ``disease``?"""
+    """A yes/no research question: in ``disease``, does ``drug`` lower ``marker``?
+
+    The disease comes first and the drug second, the order in which the corpus states
+    whether a drug works in a disease ("In gout, X lowers serum uric acid").
+    """
     return pick(rng, (
-        f"Does {drug} reduce {marker} in patients with {disease}?",
-        f"Is {drug} effective at lowering {marker} in {disease}?",
-        f"Can {drug} lower {marker} levels in adults with {disease}?",
-        f"Does treatment with {drug} decrease {marker} in {disease}?",
+        f"In patients with {disease}, does {drug} reduce {marker}?",
+        f"In {disease}, is {drug} effective at lowering {marker}?",
+        f"In adults with {disease}, can {drug} lower {marker} levels?",
+        f"In {disease}, does treatment with {drug} decrease {marker}?",
     ))
 
 

@@ -46,6 +46,7 @@ from .phrases import (
     question_sentence,
     trial_methods,
 )
+from .closed_book import profile_documents
 from .synthetic_tasks import synthetic_hoc, synthetic_pubmedqa, write_synthetic_hoc, write_synthetic_pubmedqa
 from .world import HALLMARK_CUES, Gene, World, default_world
 
@@ -187,20 +188,29 @@ _WRITERS = {"trial": trial_document, "association": association_document,
             "mechanism": mechanism_document, "review": review_document}
 
 
-def synthetic_corpus(n_docs: int, seed: int) -> list[str]:
+def synthetic_corpus(n_docs: int, seed: int, profiles_per_drug: int = 0) -> list[str]:
     """``n_docs`` abstract-like documents about the fixed world, deterministic in ``seed``.
+
+    ``profiles_per_drug`` = K adds K drug profiles (closed_book.py) of each of the 360
+    catalogue drugs, shuffled in among the abstracts: the facts that the closed-book
+    PubMedQA task asks about.
 
     Example:
         >>> docs = synthetic_corpus(3, seed=0)
         >>> len(docs), docs == synthetic_corpus(3, seed=0)
         (3, True)
     """
-    if n_docs < 0:
-        raise UserError(f"number of documents must be >= 0, got {n_docs}")
+    if n_docs < 0 or profiles_per_drug < 0:
+        raise UserError(f"numbers of documents must be >= 0, got {n_docs} and {profiles_per_drug} profiles per drug")
     rng = np.random.default_rng(seed)
     world = default_world()
     kinds = rng.choice(len(DOC_KINDS), size=n_docs, p=DOC_WEIGHTS)
-    return [_WRITERS[DOC_KINDS[int(k)]](rng, world) for k in kinds]
+    docs = [_WRITERS[DOC_KINDS[int(k)]](rng, world) for k in kinds]
+    if profiles_per_drug:  # its own generator, so the abstracts are the same with or without profiles
+        profile_rng = np.random.default_rng([seed, 5])
+        docs += profile_documents(world, profiles_per_drug, profile_rng)
+        docs = [docs[int(i)] for i in profile_rng.permutation(len(docs))]
+    return docs
 
 
 def write_synthetic_corpus(path: str | os.PathLike, n_docs: int, seed: int) -> Path:

@@ -7,23 +7,30 @@ pre-training corpus, and are deterministic in their seed.
 Jin et al. 2019): keys are fake PMIDs (8 digits starting with 9, above any real PMID);
 values have ``QUESTION``, ``CONTEXTS``, ``LABELS``, ``MESHES``, ``YEAR``,
 ``reasoning_required_pred``, ``reasoning_free_pred``, ``final_decision``,
-``LONG_ANSWER``. The question asks whether a drug reduces a biomarker in a disease; the
-answer follows from the results sentence of the context, and agrees with the world:
+``LONG_ANSWER``. The question asks whether a catalogue drug (world.py) reduces the
+biomarker of the disease it was developed for; the answer is the drug's trial outcome:
 
-- ``yes``: the drug's own target in its indication -> "significantly reduced";
-- ``no``: a biomarker the drug does not target -> "no significant difference";
-- ``maybe``: its target in another disease (off-label) -> "mixed"/"inconclusive".
+- ``yes``: the biomarker was reduced -> "significantly reduced";
+- ``no``: it was unchanged -> "no significant difference";
+- ``maybe``: the results were mixed -> "mixed"/"inconclusive".
 
-Labels are balanced like PQA-L (55.2% yes, 33.8% no, 11.0% maybe: counts are exact up to
-rounding) and shuffled. Question + contexts stay below ~90 Moses tokens, so a tiny model
-with a 128-256 token context sees all the evidence.
+With ``evidence="context"`` the results sentence (quoted above) is in the context, so
+cue words decide the answer. With ``evidence="knowledge"`` (closed book) it is not: the
+question and context are drawn the same way whatever the answer, and only the drug's
+facts, stated in the pre-training corpus's drug profiles (closed_book.py), decide it.
+:func:`synthetic_pubmedqa_splits` puts disjoint drugs in train, validation and test.
+
+Labels are balanced about like PQA-L (55.2% yes, 33.8% no, 11.0% maybe): 17, 10 and 3 of
+the 30 catalogue drugs of every disease, so 57% / 33% / 10%. No question is written
+twice. Question + contexts stay below ~90 Moses tokens, so a tiny model with a 128-256 token context sees all the evidence.
 
 :func:`synthetic_hoc` returns ``(sentence, labels)`` pairs like the sentence-level HoC
 TSVs: the sentence is Moses-tokenized without escaping (as the real files are), labels
 are hallmark names from :data:`~mediswift_np.data.world.HALLMARKS` or ``["empty"]``.
 A hallmark sentence contains that hallmark's cue phrase (about a gene that drives it in
 the world); about 70% of sentences are ``empty`` (as in the real train split), and about
-5% carry two hallmarks.
+5% carry two hallmarks. No sentence is written twice, so :func:`synthetic_hoc_splits`
+has no sentence in two splits.
 
 Does not handle: PQA-A/PQA-U style unlabeled data, abstract-level HoC.
 """
@@ -38,12 +45,14 @@ from sacremoses import MosesTokenizer
 
 from ..errors import UserError
 from ..fileio import atomic_write_json, atomic_write_text
+from .closed_book import SPLITS, split_catalogue
 from .phrases import cap, effect_sentence, methods_sentence, pick, question_sentence, trial_methods
-from .world import HALLMARK_CUES, HALLMARKS, World, default_world
+from .world import HALLMARK_CUES, HALLMARKS, Drug, World, default_world
 
 ANSWERS = ("yes", "no", "maybe")
 ANSWER_SHARES = (0.552, 0.338, 0.110)  # PQA-L: 552 / 338 / 110 of 1000
 OUTCOME_FOR_ANSWER = {"yes": "reduced", "no": "unchanged", "maybe": "mixed"}
+ANSWER_FOR_OUTCOME = {o: a for a, o in OUTCOME_FOR_ANSWER.items()}
 HOC_EMPTY = "empty"
 HOC_EMPTY_SHARE = 0.70  # sentence-level HoC train split: 7019 of 9972 sentences
 HOC_MULTI_SHARE = 0.05  # ... and 466 sentences with more than one hallmark
@@ -72,24 +81,24 @@ def fake_pmids(rng: np.random.Generator, n: int) -> list[str]:
 
 
 EVIDENCE = ("context", "knowledge")
+MAX_TRIES = 200  # redraws for a question (or HoC sentence) that another example already used
 
 
-def pubmedqa_record(rng: np.random.Generator, world: World, answer: str, evidence: str = "context") -> dict:
-    """One PubMedQA-schema record whose context (or the world's facts) implies ``answer``."""
-    drug = pick(rng, world.drugs)
+def pubmedqa_record(rng: np.random.Generator, world: World, drug: Drug, evidence: str = "context") -> dict:
+    """One PubMedQA-schema record about catalogue ``drug``: does it lower its disease's biomarker?
+
+    The answer is the drug's trial outcome (reduced -> yes, unchanged -> no, mixed ->
+    maybe). Every question pairs the drug with its own disease and that disease's own
+    biomarker, and every disease has drugs of each outcome in the same numbers: only
+    the drug's facts decide the answer.
+    """
+    answer = ANSWER_FOR_OUTCOME[drug.outcome]
     disease, marker = drug.disease, drug.target
-    if answer == "no":
-        marker = pick(rng, [m for m in world.biomarker.values() if m != drug.target])
-    elif answer == "maybe":
-        disease = pick(rng, [d for d in world.diseases if d != drug.disease])
     question = question_sentence(rng, drug.name, marker, disease)
-    first_label, first = pick(rng, (
-        ("BACKGROUND", f"{cap(world.biomarker[disease])} is elevated in {disease}."),
-        ("OBJECTIVE", f"To test whether {drug.name}, {drug.a_class}, lowers {marker} in {disease}."),
-    ))
-    contexts = [first, trial_methods(rng, drug, disease), cap(effect_sentence(rng, drug.name, marker, OUTCOME_FOR_ANSWER[answer]))]
-    labels = [first_label, "METHODS", "RESULTS"]
-    if evidence == "knowledge":  # no results sentence: the answer must come from what pre-training taught
+    background = pick(rng, (f"{cap(marker)} is elevated in {disease}.", f"{cap(disease)} is characterized by high {marker}."))
+    contexts = [background, trial_methods(rng, drug, disease), cap(effect_sentence(rng, drug.name, marker, OUTCOME_FOR_ANSWER[answer]))]
+    labels = ["BACKGROUND", "METHODS", "RESULTS"]
+    if evidence == "knowledge":  # closed book: the same record without the results sentence that states the answer
         contexts, labels = contexts[:2], labels[:2]
     long_answer = {
         "yes": f"{cap(drug.name)} lowers {marker} in patients with {disease}.",
@@ -109,30 +118,71 @@ def pubmedqa_record(rng: np.random.Generator, world: World, answer: str, evidenc
     }
 
 
-def synthetic_pubmedqa(n: int, seed: int, evidence: str = "context") -> dict[str, dict]:
-    """``n`` PubMedQA-style records keyed by fake PMID (``ori_pqal.json`` schema).
+def _check_request(n: int, evidence: str) -> None:
+    if n < 0:
+        raise UserError(f"number of examples must be >= 0, got {n}")
+    if evidence not in EVIDENCE:
+        raise UserError(f"evidence must be one of {', '.join(EVIDENCE)}, got {evidence!r}")
 
-    ``evidence="context"``: the results sentence states the answer (cue words suffice).
-    ``evidence="knowledge"``: the results sentence is left out, so the answer follows only
-    from the world's facts -- which drug lowers which biomarker in which disease -- that
-    the synthetic pre-training corpus teaches. Fine-tuning then measures what the
-    pre-trained model knows, not how fast it learns cue words.
+
+def _pubmedqa_records(rng: np.random.Generator, world: World, drugs: list[Drug], n: int, evidence: str,
+                      seen: set[str], pmids: list[str]) -> dict[str, dict]:  # fmt: skip
+    """``n`` records about ``drugs``, each drug asked about in turn (so about equally often),
+    questions not in ``seen``. The answers' shares are those of the drugs' outcomes."""
+    order = [drugs[int(i)] for i in rng.permutation(len(drugs))]
+    records = {}
+    for k, pmid in enumerate(pmids[:n]):
+        for _ in range(MAX_TRIES):
+            record = pubmedqa_record(rng, world, order[k % len(order)], evidence)
+            if record["QUESTION"] not in seen:
+                break
+        else:
+            raise UserError(f"cannot write {n} distinct questions about {len(drugs)} drugs (4 wordings each); ask for fewer")
+        seen.add(record["QUESTION"])
+        records[pmid] = record
+    answers = list(records.items())
+    return {pmid: rec for pmid, rec in (answers[int(i)] for i in rng.permutation(len(answers)))}
+
+
+def synthetic_pubmedqa(n: int, seed: int, evidence: str = "context") -> dict[str, dict]:
+    """``n`` PubMedQA-style records about the catalogue drugs, keyed by fake PMID (``ori_pqal.json`` schema).
+
+    Each catalogue drug is asked about in turn; labels follow the drugs' outcomes, about
+    PQA-L's shares (17 / 10 / 3 of 30 = 57% yes, 33% no, 10% maybe). No question occurs twice. ``evidence="context"``: the
+    results sentence states the answer (open book). ``evidence="knowledge"``: it is
+    left out, so the answer follows only from the drug's facts, which the synthetic
+    pre-training corpus states in its drug profiles (closed book). For train/val/test
+    splits about disjoint drugs use :func:`synthetic_pubmedqa_splits`.
 
     Example:
         >>> qa = synthetic_pubmedqa(10, seed=0)
         >>> sorted(r["final_decision"] for r in qa.values()).count("yes")
         6
     """
-    if n < 0:
-        raise UserError(f"number of examples must be >= 0, got {n}")
-    if evidence not in EVIDENCE:
-        raise UserError(f"evidence must be one of {', '.join(EVIDENCE)}, got {evidence!r}")
+    _check_request(n, evidence)
     rng = np.random.default_rng(seed)
     world = default_world()
-    answers = [a for a, k in zip(ANSWERS, exact_counts(n, ANSWER_SHARES)) for _ in range(k)]
-    answers = [answers[int(i)] for i in rng.permutation(n)]
-    pmids = fake_pmids(rng, n)
-    return {pmid: pubmedqa_record(rng, world, a, evidence) for pmid, a in zip(pmids, answers)}
+    return _pubmedqa_records(rng, world, list(world.catalogue), n, evidence, set(), fake_pmids(rng, n))
+
+
+def synthetic_pubmedqa_splits(sizes: tuple[int, int, int], seed: int, evidence: str = "context") -> tuple[dict, dict, dict]:
+    """(train, val, test) records about **disjoint** catalogue drugs (closed_book.split_catalogue).
+
+    No question, PMID or drug occurs in two splits, so a test question asks about a
+    drug that fine-tuning never saw; what the model knows of it came from pre-training.
+    """
+    for n in sizes:
+        _check_request(n, evidence)
+    rng = np.random.default_rng([seed, 17])
+    world = default_world()
+    drugs = split_catalogue(world, seed)
+    pmids = fake_pmids(rng, sum(sizes))
+    seen: set[str] = set()
+    parts, start = [], 0
+    for name, n in zip(SPLITS, sizes):
+        parts.append(_pubmedqa_records(rng, world, drugs[name], n, evidence, seen, pmids[start : start + n]))
+        start += n
+    return tuple(parts)
 
 
 def write_synthetic_pubmedqa(path: str | os.PathLike, n: int, seed: int) -> Path:
@@ -160,11 +210,39 @@ def hoc_hallmark_sentence(rng: np.random.Generator, world: World, hallmarks: lis
         f"Our data show that {genes[0].symbol} {does} in {cancer}.",
         f"Overexpression of {genes[0].symbol} {does}.",
         f"We found that {genes[0].symbol} {does} and predicts poor survival in {cancer}.",
+        f"In {int(rng.integers(2, 10))} {cancer} cell lines, {genes[0].symbol} {does}.",
+        f"In tumors from {int(rng.integers(20, 400))} patients with {cancer}, {genes[0].symbol} {does}.",
     ))
 
 
+def _hoc_examples(rng: np.random.Generator, world: World, n: int, seen: set[str]) -> list[tuple[str, list[str]]]:
+    """``n`` examples whose sentences are not in ``seen`` (labels drawn first, the sentence redrawn on a repeat)."""
+    moses = MosesTokenizer(lang="en")
+    examples = []
+    for _ in range(n):
+        u = rng.random()
+        if u < HOC_EMPTY_SHARE:
+            labels = [HOC_EMPTY]
+        else:
+            chosen = sorted(rng.choice(len(HALLMARKS), size=2 if u > 1 - HOC_MULTI_SHARE else 1, replace=False))
+            labels = [HALLMARKS[int(i)] for i in chosen]
+        for _ in range(MAX_TRIES):
+            if labels == [HOC_EMPTY]:
+                text = methods_sentence(rng, world, pick(rng, world.cancers))
+            else:
+                text = hoc_hallmark_sentence(rng, world, labels)
+            text = moses.tokenize(cap(text), return_str=True, escape=False)
+            if text not in seen:
+                break
+        else:
+            raise UserError(f"cannot write {n} distinct HoC sentences; ask for fewer")
+        seen.add(text)
+        examples.append((text, labels))
+    return examples
+
+
 def synthetic_hoc(n: int, seed: int) -> list[tuple[str, list[str]]]:
-    """``n`` HoC-style ``(sentence, labels)`` pairs; labels in :data:`HALLMARKS` order or ``["empty"]``.
+    """``n`` HoC-style ``(sentence, labels)`` pairs, no sentence twice; labels in :data:`HALLMARKS` order or ``["empty"]``.
 
     Example:
         >>> synthetic_hoc(2, seed=1) == synthetic_hoc(2, seed=1)
@@ -172,21 +250,15 @@ def synthetic_hoc(n: int, seed: int) -> list[tuple[str, list[str]]]:
     """
     if n < 0:
         raise UserError(f"number of examples must be >= 0, got {n}")
-    rng = np.random.default_rng(seed)
-    world = default_world()
-    moses = MosesTokenizer(lang="en")
-    examples = []
-    for _ in range(n):
-        u = rng.random()
-        if u < HOC_EMPTY_SHARE:
-            labels, text = [HOC_EMPTY], methods_sentence(rng, world, pick(rng, world.cancers))
-        else:
-            k = 2 if u > 1 - HOC_MULTI_SHARE else 1
-            chosen = sorted(rng.choice(len(HALLMARKS), size=k, replace=False))
-            labels = [HALLMARKS[int(i)] for i in chosen]
-            text = hoc_hallmark_sentence(rng, world, labels)
-        examples.append((moses.tokenize(cap(text), return_str=True, escape=False), labels))
-    return examples
+    return _hoc_examples(np.random.default_rng(seed), default_world(), n, set())
+
+
+def synthetic_hoc_splits(sizes: tuple[int, int, int], seed: int) -> tuple[list, list, list]:
+    """(train, val, test) HoC examples; no sentence occurs in two splits (or twice in one)."""
+    if any(n < 0 for n in sizes):
+        raise UserError(f"numbers of examples must be >= 0, got {sizes}")
+    rng, world, seen = np.random.default_rng([seed, 29]), default_world(), set()
+    return tuple(_hoc_examples(rng, world, n, seen) for n in sizes)
 
 
 def write_synthetic_hoc(path: str | os.PathLike, n: int, seed: int) -> Path:

@@ -13,6 +13,13 @@ about one small, consistent set of facts, built once from :data:`WORLD_SEED`:
   each gene linked to a cancer drives one or two **hallmarks of cancer** (Hanahan &
   Weinberg), described by the cue phrases of :data:`HALLMARK_CUES`.
 
+Beside these, the world has a **catalogue** of :data:`CATALOGUE_PER_DISEASE` × 12 = 360
+further invented drugs for the closed-book task (data/closed_book.py). Each was developed
+for one disease (30 per disease) and tested against that disease's biomarker; its trial
+found the biomarker reduced, unchanged or mixed (17 / 10 / 3 drugs of every disease).
+Their class (and so their name's stem) is drawn independently of all that, so nothing in
+a catalogue drug's name tells what it does: only text stating its facts does.
+
 Documents and tasks sample from this world with their own seeds, so a model pre-trained
 on the corpus has seen the facts that the task answers depend on. Disease and biomarker
 names are real terms; drug and gene names are made up, and so are all facts.
@@ -104,6 +111,7 @@ class Drug:
     disease: str  # its indication
     target: str  # the biomarker it lowers
     adverse_event: str
+    outcome: str = "reduced"  # catalogue drugs: what its trial showed for ``target`` (OUTCOMES); the others lower it
 
     @property
     def a_class(self) -> str:
@@ -125,6 +133,7 @@ class World:
     cancers: tuple[str, ...]
     drugs: tuple[Drug, ...]
     genes: tuple[Gene, ...]
+    catalogue: tuple[Drug, ...] = ()  # the closed-book drugs (see build_catalogue)
 
     def drugs_for(self, disease: str) -> list[Drug]:
         return [d for d in self.drugs if d.disease == disease]
@@ -190,7 +199,38 @@ def build_world(seed: int = WORLD_SEED) -> World:
         cancers=tuple(d for d, _, c in DISEASES if c),
         drugs=tuple(drugs),
         genes=tuple(genes),
+        catalogue=build_catalogue(np.random.default_rng([seed, 1]), taken),
     )
+
+
+CATALOGUE_PER_DISEASE = 30
+OUTCOMES = ("reduced", "unchanged", "mixed")  # a catalogue drug's pivotal trial: the PubMedQA answers yes / no / maybe
+OUTCOMES_PER_DISEASE = (17, 10, 3)  # of 30: PQA-L's 55% yes, 34% no, 11% maybe, the same for every disease
+
+
+def build_catalogue(rng: np.random.Generator, taken: set[str], per_disease: int = CATALOGUE_PER_DISEASE) -> tuple[Drug, ...]:
+    """``per_disease`` drugs developed for each disease, with their trial outcomes, in random order.
+
+    Every disease has the same number of drugs of each outcome, so the disease says
+    nothing about the outcome. Nothing in a name depends on the drug's facts either:
+    the class (name stem) is uniform over all classes, the two syllables are random.
+    """
+    counts = [round(k * per_disease / sum(OUTCOMES_PER_DISEASE)) for k in OUTCOMES_PER_DISEASE]
+    counts[0] = per_disease - sum(counts[1:])
+    facts = [(d, o) for d in range(len(DISEASES)) for o, k in enumerate(counts) for _ in range(k)]
+    classes = tuple(DRUG_CLASSES)
+    drugs = []
+    for i in rng.permutation(len(facts)):
+        d, o = facts[int(i)]
+        cls = classes[int(rng.integers(len(classes)))]
+        while True:
+            name = f"{rng.choice(_SYLLABLES)}{rng.choice(_SYLLABLES)}{rng.choice(_VOWELS)}{DRUG_CLASSES[cls]}"
+            if name not in taken:
+                taken.add(name)
+                break
+        disease, marker, _ = DISEASES[d]
+        drugs.append(Drug(name, cls, disease, marker, str(rng.choice(ADVERSE_EVENTS)), OUTCOMES[o]))
+    return tuple(drugs)
 
 
 @lru_cache(maxsize=1)

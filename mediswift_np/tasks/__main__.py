@@ -1,4 +1,13 @@
-"""``python -m mediswift_np.tasks score``: score a prediction file like the official scripts.
+"""``python -m mediswift_np.tasks``: write the synthetic splits, or score a prediction file like the official scripts.
+
+    make --task pubmedqa [--evidence context|knowledge] --seed K --out DIR
+        Writes train.json, dev.json and test.json in the ``ori_pqal.json`` schema and
+        test_ground_truth.json ({PMID: label}), about disjoint catalogue drugs: no
+        question, PMID or drug occurs in two splits. ``knowledge`` leaves the results
+        sentence out (closed book). ``finetune --data DIR`` reads exactly these files.
+    make --task hoc --seed K --out DIR
+        Writes train.tsv, valid.tsv and test.tsv (``sentence<TAB>label|label``); no
+        sentence occurs in two of them.
 
     score --task pubmedqa --predictions PRED.json --gold test_ground_truth.json
         PRED.json is ``{PMID: label}``; its PMIDs must be exactly the test set's.
@@ -17,13 +26,24 @@ from pathlib import Path
 from typing import Sequence
 
 from ..cli import ArgumentParser, add_output_flags
-from ..errors import print_json, run_cli
+from ..data.synthetic_tasks import EVIDENCE, synthetic_hoc_splits, synthetic_pubmedqa_splits
+from ..errors import UserError, print_json, run_cli
+from ..fileio import atomic_write_json, atomic_write_text
 from . import hoc, pubmedqa
 
 
 def build_parser() -> ArgumentParser:
-    p = ArgumentParser(prog="python -m mediswift_np.tasks", description="Score prediction files as the official scripts do.")
+    p = ArgumentParser(prog="python -m mediswift_np.tasks", description="Write synthetic task splits, or score prediction files as the official scripts do.")
     sub = p.add_subparsers(dest="command", required=True)
+    m = sub.add_parser("make", help="write the synthetic train/validation/test splits in the real files' formats")
+    m.add_argument("--task", choices=("pubmedqa", "hoc"), required=True)
+    m.add_argument("--evidence", choices=EVIDENCE, default="context", help="pubmedqa: results sentence in the context, or closed book (default context)")
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--out", type=Path, required=True, help="folder to write the split files into")
+    m.add_argument("--n-train", type=int, default=400)
+    m.add_argument("--n-val", type=int, default=60)
+    m.add_argument("--n-test", type=int, default=200)
+    add_output_flags(m)
     s = sub.add_parser("score", help="score a prediction file against the gold test labels")
     s.add_argument("--task", choices=("pubmedqa", "hoc"), required=True)
     s.add_argument("--predictions", type=Path, required=True, help="PubMedQA: {PMID: label} JSON; HoC: one label line per sentence")
@@ -32,8 +52,36 @@ def build_parser() -> ArgumentParser:
     return p
 
 
+def make(args) -> dict:
+    """Write the splits of ``args.task`` into ``args.out``; returns what was written."""
+    sizes = (args.n_train, args.n_val, args.n_test)
+    if min(sizes) < 1:
+        raise UserError(f"--n-train, --n-val and --n-test must be >= 1, got {sizes}")
+    if args.task == "hoc" and args.evidence != "context":
+        raise UserError("--evidence knowledge exists for pubmedqa only")
+    if args.task == "pubmedqa":
+        train, val, test = synthetic_pubmedqa_splits(sizes, args.seed, args.evidence)  # everything is made before anything is written
+        files = {"train.json": train, "dev.json": val, "test.json": test,
+                 "test_ground_truth.json": {pmid: r["final_decision"] for pmid, r in test.items()}}  # fmt: skip
+        for name, data in files.items():
+            atomic_write_json(args.out / name, data)
+    else:
+        parts = synthetic_hoc_splits(sizes, args.seed)
+        files = dict(zip(("train.tsv", "valid.tsv", "test.tsv"), parts))
+        for name, pairs in files.items():
+            atomic_write_text(args.out / name, "".join(f"{text}\t{'|'.join(labels)}\n" for text, labels in pairs))
+    return {"task": args.task, "evidence": args.evidence, "seed": args.seed, "out": str(args.out),
+            "files": sorted(files), "sizes": dict(zip(("train", "val", "test"), sizes))}  # fmt: skip
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "make":
+        result = make(args)
+        print(f"wrote {', '.join(result['files'])} to {result['out']} ({args.n_train} / {args.n_val} / {args.n_test} examples)")
+        if args.json:
+            print_json(result)
+        return 0
     if args.task == "pubmedqa":
         result = pubmedqa.score_prediction_file(args.predictions, args.gold)
         print(f"Accuracy {result['accuracy']:f}\nMacro-F1 {result['macro_f1_file']:f}")  # the lines evaluation.py prints

@@ -12,8 +12,9 @@ Format (BioGPT's ``DC-HoC/rebuild_data.py``)::
     target  "the type of this document is {labels}."    labels as in the file, "|"-joined
 
 Splits: BioGPT's valid.tsv and test.tsv are the same file in this distribution, so
-validation can not come from valid.tsv. ``tasks/stages.py`` splits a label-stratified 10%
-off train.tsv for validation (early stopping, grid choice) and tests on test.tsv.
+validation can not come from valid.tsv. ``tasks/stages.py`` then splits a label-stratified
+10% off train.tsv for validation (early stopping, grid choice) and tests on test.tsv. A
+valid.tsv that differs from test.tsv (as ``tasks make --task hoc`` writes) is used as is.
 
 Scoring (:func:`score_predictions`) is BioGPT's hard-match evaluation: micro-F1 over the
 11 classes with ``empty`` counted, after splitting lines on ``|`` (see metrics.py). An
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import synthetic_hoc
+from ..data.synthetic_tasks import synthetic_hoc_splits
 from ..data.world import HALLMARKS
 from ..fileio import atomic_write_text
 from . import metrics
@@ -87,8 +88,13 @@ def load_examples(path: str | os.PathLike) -> list[Example]:
     return examples
 
 
-def resolve_files(data: str | os.PathLike, test: str | os.PathLike | None = None) -> tuple[Path, Path, str]:
-    """(train file, test file, note) from a folder holding train.tsv/test.tsv, or a train file + ``test``."""
+def resolve_files(data: str | os.PathLike, test: str | os.PathLike | None = None) -> tuple[Path, Path | None, Path, str]:
+    """(train file, validation file or None, test file, note) from a folder holding
+    train.tsv/test.tsv (and perhaps valid.tsv), or a train file + ``test``.
+
+    valid.tsv is used for validation only when it differs from test.tsv (BioGPT's
+    distribution ships the two identical; ``tasks make --task hoc`` writes three
+    disjoint files)."""
     data = Path(data)
     if data.is_dir():
         train, test_path = data / "train.tsv", Path(test) if test is not None else data / "test.tsv"
@@ -100,10 +106,11 @@ def resolve_files(data: str | os.PathLike, test: str | os.PathLike | None = None
         if not p.is_file():
             raise TaskDataError(f"{p}: no such file")
     valid = train.parent / "valid.tsv"
-    note = ""
-    if valid.is_file() and valid.read_bytes() == test_path.read_bytes():
-        note = "valid.tsv is identical to test.tsv, so validation is split off train.tsv"
-    return train, test_path, note
+    if not valid.is_file():
+        return train, None, test_path, ""
+    if valid.read_bytes() == test_path.read_bytes():
+        return train, None, test_path, "valid.tsv is identical to test.tsv, so validation is split off train.tsv"
+    return train, valid, test_path, ""
 
 
 def examples_from_pairs(pairs: list[tuple[str, list[str]]], name: str) -> list[Example]:
@@ -111,12 +118,10 @@ def examples_from_pairs(pairs: list[tuple[str, list[str]]], name: str) -> list[E
 
 
 def synthetic_data(n_train: int, n_val: int, n_test: int, seed: int) -> TaskData:
-    """Synthetic HoC-style splits (mediswift_np.data), drawn from independent seeds."""
-    parts = []
-    for k, (name, n) in enumerate((("train", n_train), ("val", n_val), ("test", n_test))):
-        s = int(np.random.SeedSequence([seed, 29, k]).generate_state(1)[0])
-        parts.append(examples_from_pairs(synthetic_hoc(n, seed=s), f"synthetic-{name}"))
-    return TaskData(*parts, description=f"synthetic ({LEVEL})")
+    """Synthetic HoC-style splits with no sentence in two of them (data.synthetic_hoc_splits)."""
+    parts = synthetic_hoc_splits((n_train, n_val, n_test), seed)
+    return TaskData(*(examples_from_pairs(p, f"synthetic-{k}") for k, p in zip(("train", "val", "test"), parts)),
+                    description=f"synthetic ({LEVEL})")  # fmt: skip
 
 
 def write_predictions(path: str | os.PathLike, labels: list[str]) -> Path:

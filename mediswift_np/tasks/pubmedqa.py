@@ -44,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import synthetic_pubmedqa
+from ..data.synthetic_tasks import synthetic_pubmedqa_splits
 from ..fileio import atomic_write_json
 from . import metrics
 from .base import Example, TaskData, TaskDataError, TaskFormat, check_label, read_json, stratified_split
@@ -138,15 +138,14 @@ def official_split(
 
 
 def synthetic_data(n_train: int, n_val: int, n_test: int, seed: int, evidence: str = "context") -> TaskData:
-    """Synthetic PubMedQA-style splits (mediswift_np.data), drawn from independent seeds.
+    """Synthetic PubMedQA-style splits about disjoint drugs (data.synthetic_pubmedqa_splits).
 
-    ``evidence="knowledge"`` leaves the results sentence out (see data.synthetic_pubmedqa).
+    ``evidence="knowledge"`` leaves the results sentence out: closed book, the answer
+    needs the drug's facts from pre-training.
     """
-    parts = []
-    for k, n in enumerate((n_train, n_val, n_test)):
-        sub_seed = int(np.random.SeedSequence([seed, 17, k]).generate_state(1)[0])
-        parts.append(examples_from_records(synthetic_pubmedqa(n, seed=sub_seed, evidence=evidence)))
-    return TaskData(*parts, description="synthetic" if evidence == "context" else "synthetic (knowledge: no results sentence)")
+    parts = synthetic_pubmedqa_splits((n_train, n_val, n_test), seed, evidence)
+    desc = "synthetic" if evidence == "context" else "synthetic closed-book (knowledge: no results sentence, test drugs unseen in fine-tuning)"
+    return TaskData(*(examples_from_records(p) for p in parts), description=desc)
 
 
 def write_predictions(path: str | os.PathLike, predictions: dict[str, str]) -> Path:

@@ -6,7 +6,9 @@ previous one ended with. Every stage gets a train/validation split; only the **l
 stage has the test split:
 
 - PubMedQA: each stage is an ``ori_pqal.json``-schema file (or a folder holding
-  ``ori_pqal.json``). The last stage's test set is the ``{PMID: label}`` file given as
+  ``ori_pqal.json``). A folder written by ``python -m mediswift_np.tasks make`` holds its
+  splits as ``train.json``, ``dev.json``, ``test.json`` and ``test_ground_truth.json``;
+  given alone, it is one stage whose splits are used as they are. The last stage's test set is the ``{PMID: label}`` file given as
   ``test`` (default: ``test_ground_truth.json`` beside the last file) -- the official
   500-PMID split; the file's other questions are the train/validation pool (449 / 51).
   Earlier stages are split 90/10 (stratified), after removing any test PMID so nothing
@@ -34,12 +36,37 @@ import numpy as np
 from . import hoc, pubmedqa
 from .base import TaskData, TaskDataError, stratified_split, subsample
 
+SPLIT_FILES = ("train.json", "dev.json", "test.json", "test_ground_truth.json")  # tasks make --task pubmedqa
 
 def _pubmedqa_file(path: Path) -> Path:
+    if path.is_dir() and (path / SPLIT_FILES[0]).is_file():
+        return path / SPLIT_FILES[0]
     return path / "ori_pqal.json" if path.is_dir() else path
 
 
+def pubmedqa_split_folder(folder: Path, test: str | None, rng: np.random.Generator, val_fraction: float) -> TaskData:
+    """A folder of ``tasks make --task pubmedqa``: train.json, dev.json (optional), test.json
+    and test_ground_truth.json, each split used as it is (no question in two of them)."""
+    train = pubmedqa.load_examples(folder / "train.json")
+    gold_path = Path(test) if test else folder / "test_ground_truth.json"
+    if not gold_path.is_file():
+        raise TaskDataError(f"{gold_path}: no such file (the test labels; pass --test PATH)")
+    gold = pubmedqa.load_ground_truth(gold_path)
+    if not (folder / "test.json").is_file():
+        raise TaskDataError(f"{folder / 'test.json'}: no such file (the test questions)")
+    _, _, test_set = pubmedqa.official_split(pubmedqa.load_examples(folder / "test.json"), gold, rng, where=str(gold_path))
+    if (folder / "dev.json").is_file():
+        val = pubmedqa.load_examples(folder / "dev.json")
+    else:
+        train, val = stratified_split(train, val_fraction, rng)
+    if any(ex.label is None for ex in train + val):
+        raise TaskDataError(f"{folder}: every training and validation question needs a final_decision")
+    return TaskData(train, val, test_set, description=str(folder))
+
+
 def pubmedqa_stages(paths: Sequence[str], test: str | None, rng: np.random.Generator, val_fraction: float) -> list[TaskData]:
+    if len(paths) == 1 and Path(paths[0]).is_dir() and (Path(paths[0]) / SPLIT_FILES[0]).is_file():
+        return [pubmedqa_split_folder(Path(paths[0]), test, rng, val_fraction)]
     files = [_pubmedqa_file(Path(p)) for p in paths]
     loaded = [pubmedqa.load_examples(path) for path in files]  # every file is checked before any training
     gold_path = Path(test) if test else files[-1].parent / "test_ground_truth.json"
@@ -70,10 +97,13 @@ def hoc_stages(paths: Sequence[str], test: str | None, rng: np.random.Generator,
         path = Path(raw)
         last = i == len(paths) - 1
         if last:
-            train_file, test_file, note = hoc.resolve_files(path, test)
+            train_file, valid_file, test_file, note = hoc.resolve_files(path, test)
         else:
-            train_file, test_file, note = (path / "train.tsv" if path.is_dir() else path), None, ""
-        train, val = stratified_split(hoc.load_examples(train_file), val_fraction, rng)
+            train_file, valid_file, test_file, note = (path / "train.tsv" if path.is_dir() else path), None, None, ""
+        if valid_file is not None:
+            train, val = hoc.load_examples(train_file), hoc.load_examples(valid_file)
+        else:
+            train, val = stratified_split(hoc.load_examples(train_file), val_fraction, rng)
         test_set = hoc.load_examples(test_file) if test_file is not None else []
         desc = f"{hoc.LEVEL} {train_file}" + (f" (test {test_file}; {note})" if note else (f" (test {test_file})" if last else ""))
         stages.append(TaskData(train, val, test_set, description=desc))
