@@ -73,14 +73,15 @@ class PretrainConfig:
     n_head: int = 0
     sparsity: float = 0.0  # s of the six matrices of every block (Sec. 3.3)
     steps: int = 400
-    batch_size: int = 16
-    seq_len: int = 64
+    batch_size: int = 8  # 8 windows of n_ctx = 128 tokens for --tiny: 1,024 tokens a step
+    seq_len: int = 0  # 0 = the model's n_ctx, so every position row of wpe is trained (fine-tuning reads them all)
     lr: float = 2e-3  # peak learning rate (paper: 2e-4 for Med/Large/XL)
     weight_decay: float = 0.1
     grad_clip: float = 1.0
     seed: int = 0
     merges: int = 1200  # BPE merges learned on the corpus
     n_docs: int = 3000  # size of the synthetic corpus (ignored with --corpus)
+    profiles: int = 0  # drug profiles per catalogue drug added to the synthetic corpus (closed-book facts)
     corpus: tuple[str, ...] = ()  # real corpus files; empty = the synthetic corpus
     val_fraction: float = 0.03  # Table 1: 3% validation
     eval_every: int = 100
@@ -102,16 +103,23 @@ class PretrainConfig:
     def validate(self) -> "PretrainConfig":
         sparse.check_sparsity(self.sparsity)
         self.model_config(vocab_size=8)  # raises for an unknown preset or heads not dividing n_embd
-        for name in ("steps", "batch_size", "seq_len", "merges", "n_docs", "eval_batches"):
+        if self.steps < 0:
+            raise UserError(f"--steps must be >= 0 (0 saves the initialised model: no pre-training), got {self.steps}")
+        for name in ("batch_size", "merges", "n_docs", "eval_batches"):
             if getattr(self, name) < 1:
                 raise UserError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        n_ctx = get_preset(self.model).n_ctx
+        if not 0 <= self.seq_len <= n_ctx:
+            raise UserError(f"--seq-len must be in 1..{n_ctx} (the model context), or 0 for all of it; got {self.seq_len}")
+        if self.profiles < 0:
+            raise UserError(f"--profiles must be >= 0, got {self.profiles}")
         if not self.lr > 0:
             raise UserError(f"--lr must be positive, got {self.lr}")
         if self.sparse_backend not in sparse.BACKENDS:
             raise UserError(f"unknown --sparse-backend {self.sparse_backend!r}; choose from {', '.join(sparse.BACKENDS)}")
         if self.dst_config().method != "static" and self.sparsity == 0:
             raise UserError(f"--sparse-method {self.sparse_method} needs --sparsity > 0")
-        return self
+        return dataclasses.replace(self, seq_len=self.seq_len or n_ctx)
 
 
 PAPER_RECIPE = {"lr": 2e-4}  # App. A.1 peak learning rate, the default for med/large/xl
@@ -120,7 +128,7 @@ PAPER_RECIPE = {"lr": 2e-4}  # App. A.1 peak learning rate, the default for med/
 def load_texts(cfg: PretrainConfig) -> list[str]:
     """The documents to train on: those of the real files, or the synthetic corpus."""
     if not cfg.corpus:
-        return synthetic_corpus(cfg.n_docs, cfg.seed)
+        return synthetic_corpus(cfg.n_docs, cfg.seed, profiles_per_drug=cfg.profiles)
     docs = [doc for path in cfg.corpus for doc in read_corpus(path)]
     if not docs:
         raise UserError(f"empty corpus: no documents in {', '.join(cfg.corpus)}")
@@ -151,6 +159,7 @@ def train(
     to resume from) without changing the planned schedule of ``cfg.steps``.
     """
     start = time.perf_counter()
+    cfg = cfg.validate()  # also resolves seq_len 0 to the model context
     texts = load_texts(cfg)
     if resume is not None:
         arrays, state = checkpoint.load(resume)
@@ -165,8 +174,6 @@ def train(
             raise UserError(f"{part} split has {len(ids)} tokens, fewer than --seq-len + 1 = {cfg.seq_len + 1}; use a larger corpus")
 
     model_cfg = cfg.model_config(tokenizer.vocab_size)
-    if cfg.seq_len > model_cfg.n_ctx:
-        raise UserError(f"--seq-len {cfg.seq_len} exceeds the model context {model_cfg.n_ctx}")
     opt_cfg = AdamWConfig(lr=cfg.lr, weight_decay=cfg.weight_decay, grad_clip=cfg.grad_clip)
     data_rng = np.random.default_rng([cfg.seed, 2])
     mask_rng = np.random.default_rng([cfg.seed, 4])  # SET's random growth
@@ -239,8 +246,8 @@ def train(
         "initial_loss": state["initial_loss"],
         "final_loss": final,
         "ln_vocab": math.log(model_cfg.vocab_size),
-        "train_loss_first": state["train_losses"][0],
-        "train_loss_last": state["train_losses"][-1],
+        "train_loss_first": state["train_losses"][0] if state["train_losses"] else None,
+        "train_loss_last": state["train_losses"][-1] if state["train_losses"] else None,
         "steps": cfg.steps,
         "tokens": tokens,
         "sparsity": cfg.sparsity,
@@ -248,7 +255,7 @@ def train(
         "params": model.num_parameters(),
         "active_params": report.active_params,
         "vocab_size": model_cfg.vocab_size,
-        "flops_analytic": flops.training_flops(model_cfg, cfg.seq_len, cfg.sparsity, tokens=tokens)
+        "flops_analytic": (flops.training_flops(model_cfg, cfg.seq_len, cfg.sparsity, tokens=tokens) if tokens else 0.0)
         + rigl_updates * cfg.batch_size * flops.flops_dense_weight_gradient_extra(model_cfg, cfg.seq_len, cfg.sparsity),
         "sparse_method": dst_cfg.method,
         "mask_updates": state["mask_updates"],
@@ -271,10 +278,13 @@ HELP = {
     "n_layer": "override the preset's number of blocks (default 0 = the preset's)",
     "n_embd": "override the preset's width d_model (default 0 = the preset's)",
     "n_head": "override the preset's number of heads (default 0 = the preset's)",
+    "seq_len": "tokens per training window (default 0 = the model context n_ctx, so fine-tuning never reads an untrained position row)",
     "sparsity": "s of the six matrices of every block, in [0, 1) (Sec. 3.3; default 0)",
     "lr": "peak learning rate (default 0.002; the paper uses 2e-4 for Med/Large/XL)",
+    "steps": "optimizer steps (default 400); 0 trains the tokenizer and saves the initialised model, the no-pre-training baseline",
     "merges": "BPE merges learned on the corpus (default 1200)",
     "n_docs": "documents of the synthetic corpus (default 3000; ignored with --corpus)",
+    "profiles": "profiles of each of the 360 catalogue drugs added to the synthetic corpus: the facts the closed-book task asks about (data/closed_book.py)",
     "val_fraction": "share of documents held out for validation (default 0.03, Table 1)",
     "eval_batches": "validation batches per evaluation (default 16)",
     "save_every": "also save a checkpoint every N steps (default 0 = only at the end)",

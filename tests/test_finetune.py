@@ -26,7 +26,7 @@ from mediswift_np.tasks.evaluation import evaluate, target_loss
 from mediswift_np.tasks.prompting import Encoder, decoded_forms, init_soft_prompt, make_batch, predict
 from mediswift_np.tasks.stages import load_stages
 
-PRETRAIN = dict(steps=60, batch_size=8, seq_len=64, n_docs=800, merges=900, eval_batches=2, eval_every=0, lr=5e-3, n_layer=2, n_embd=64, n_head=2)
+PRETRAIN = dict(steps=60, batch_size=8, n_docs=800, merges=900, eval_batches=2, eval_every=0, lr=5e-3, n_layer=2, n_embd=64, n_head=2)
 SMALL_FT = dict(n_train=60, n_val=12, n_test=16, epochs=2, seeds=1, lr=3e-3)
 
 
@@ -188,7 +188,8 @@ def test_stages_chain_their_weights(sparse_ckpt, tmp_path):
     run = run_seed(cfg, init, stages, 8, 1e-3, seed=0, progress=False)
     rng = np.random.default_rng([cfg.seed, 0, 7])
     model, prompt, _ = build_model(*init[:2], 2, rng, "vocab")
-    enc = Encoder.build(init[2], PUBMEDQA, 2, model.config.n_ctx, sorted({e.label for s in stages for e in s.train + s.val}))
+    context = finetune_module.pretrained_length(init[1], model.config.n_ctx)  # the pre-training windows' length
+    enc = Encoder.build(init[2], PUBMEDQA, 2, context, sorted({e.label for s in stages for e in s.train + s.val}))
     for st in stages:
         train_stage(model, prompt, enc, st, "pubmedqa", cfg, 8, 1e-3, rng, False, "t")
     for name, p in run["model"].named_parameters():
@@ -317,3 +318,34 @@ def test_real_pqal_runs_end_to_end(sparse_ckpt, shared_data):
 def test_real_hoc_runs_end_to_end(sparse_ckpt, shared_data):
     s = finetune(FinetuneConfig(task="hoc", init=str(sparse_ckpt), data=(str(shared_data / "hoc"),), epochs=1, seeds=1, max_train=16, max_val=6, max_test=12), progress=False)
     assert s["n_test"] == 12 and "sentence-level" in s["data"] and "valid.tsv is identical to test.tsv" in s["data"]
+
+
+# ----------------------------------------------------------------------------- positions pre-training trained
+
+
+def test_fine_tuning_reads_only_positions_that_pre_training_trained(tmp_path):
+    """Every wpe row a fine-tuning sequence (or a generated answer) reads was updated by pre-training.
+
+    Pre-training at the default seq_len (0 = n_ctx) trains all n_ctx rows; a checkpoint
+    pre-trained on shorter windows limits fine-tuning to them, and the summary says so.
+    """
+    small = dict(steps=2, batch_size=2, n_docs=200, merges=200, eval_batches=1, eval_every=0, n_layer=1, n_embd=32, n_head=2)
+    for seq_len, expected in ((0, 128), (48, 48)):
+        out = tmp_path / f"seq{seq_len}"
+        train(PretrainConfig(seq_len=seq_len, **small), out, progress=False)
+        arrays, state = checkpoint.load(out)
+        assert state["pretrain"]["seq_len"] == expected
+        start = GPT(GPTConfig.from_dict(state["model"]), seed=0).transformer.wpe.weight.data  # pre-training's initialisation
+        updated = np.flatnonzero(np.any(arrays["transformer.wpe.weight"] != start, axis=1))
+        assert updated.tolist() == list(range(expected))  # rows 0 .. seq_len-1, and no others
+        length = finetune_module.pretrained_length(state, n_ctx=128)
+        assert length == expected
+        tok = checkpoint.load_tokenizer(out)
+        (stage,) = load_stages("pubmedqa", [], synthetic_sizes=(40, 10, 20), seed=0)
+        enc = Encoder.build(tok, PUBMEDQA, 9, length)
+        for ex in stage.train + stage.val + stage.test:
+            ids, n_context, _ = enc.sequence(ex)
+            assert len(ids) - 1 <= length  # training reads positions 0 .. len-2
+            assert n_context + enc.target_budget - 1 <= length  # greedy answers stop within the budget
+    summary = finetune(FinetuneConfig(init=str(out), **SMALL_FT), None, progress=False)
+    assert summary["context_length"] == 48

@@ -117,7 +117,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
         (["--sparsity", "-0.5"], "sparsity must be in [0, 1)"),
         (["--n-head", "5"], "does not divide"),
         (["--model", "huge"], "unknown model preset"),
-        (["--steps", "0"], "--steps must be >= 1"),
+        (["--steps", "-1"], "--steps must be >= 0"),
         (["--corpus", "EMPTY"], "empty corpus"),
         (["--corpus", "MISSING"], "no such file"),
         (["--resume", "MISSING"], "no checkpoint"),

@@ -82,6 +82,7 @@ PAPER_GRID = {  # App. A.2 / A.3: batch sizes x learning rates searched on valid
     "hoc": ((16, 32, 64), (8e-5, 4e-5, 2e-5, 1e-5)),
 }
 PROMPT_KEY = checkpoint.PROMPT_KEY  # the soft prompt's array name in checkpoints
+REVIVED_INITS = ("zero", "random")
 
 
 class TrainingDiverged(UserError):
@@ -117,6 +118,8 @@ class FinetuneConfig:
     max_train: int = 0  # 0 = all; subsample real data for quick runs
     max_val: int = 0
     max_test: int = 0
+    keep_masks: bool = False  # sparse fine-tuning: the pre-trained masks stay (SPDF's sparse arm; ablation)
+    revived_init: str = "zero"  # reactivated weights start at 0 (Sec. 2.2.1) or "random" (their dense initialisation)
     seed: int = 0
 
     @property
@@ -153,6 +156,10 @@ class FinetuneConfig:
             raise UserError(f"--synthetic-evidence must be one of {', '.join(EVIDENCE)}")
         if not 0.0 < self.val_fraction < 1.0:
             raise UserError(f"--val-fraction must be in (0, 1), got {self.val_fraction}")
+        if self.revived_init not in REVIVED_INITS:
+            raise UserError(f"--revived-init must be one of {', '.join(REVIVED_INITS)}, got {self.revived_init!r}")
+        if self.keep_masks and self.revived_init != "zero":
+            raise UserError("--keep-masks keeps pruned weights at 0, so --revived-init does not apply")
         return self
 
 
@@ -222,12 +229,38 @@ def load_init(path: str) -> tuple[dict[str, np.ndarray], dict[str, Any], Any]:
     return arrays, state, tokenizer
 
 
+def revive_randomly(model: GPT, seed: int) -> None:
+    """Give every pruned weight the value a fresh dense initialisation (``GPT(config, seed)``) puts there."""
+    fresh = dict(GPT(model.config, seed=seed).named_parameters())
+    for name, p in model.named_parameters():
+        if p.mask is not None:
+            p.data[~p.mask] = fresh[name].data[~p.mask]
+
+
+def pretrained_length(state: dict[str, Any], n_ctx: int) -> int:
+    """The longest sequence the starting weights were trained on: every position row of
+    ``wpe`` below it was updated. Pre-training stores its ``seq_len``; a fine-tuned or
+    imported checkpoint passes on what it records (else ``n_ctx``)."""
+    length = state.get("pretrain", {}).get("seq_len") or state.get("pretrained_length") or n_ctx
+    return min(int(length), n_ctx)
+
+
 def build_model(arrays: dict[str, np.ndarray], state: dict[str, Any], prompt_length: int, rng: np.random.Generator,
-                prompt_init: str) -> tuple[GPT, Parameter | None, int]:  # fmt: skip
-    """The densified model (Sec. 2.2.1), its soft prompt, and the number of reactivated weights."""
+                prompt_init: str, keep_masks: bool = False, revived_init: str = "zero") -> tuple[GPT, Parameter | None, int]:  # fmt: skip
+    """The densified model (Sec. 2.2.1), its soft prompt, and the number of reactivated weights.
+
+    ``keep_masks`` keeps the pre-trained masks (sparse fine-tuning, nothing reactivated);
+    ``revived_init="random"`` starts the reactivated weights from a dense initialisation
+    instead of 0 (the paper's Sec. 2.2.1 choice, which this ablates).
+    """
     model = checkpoint.restore_model(arrays, state)
-    reactivated = sum(int((~p.mask).sum()) for p in model.parameters() if p.mask is not None)
-    sparse.densify(model)  # masks removed: pruned weights are exactly 0 and now train like every other weight
+    if keep_masks:
+        reactivated = 0
+    else:
+        reactivated = sum(int((~p.mask).sum()) for p in model.parameters() if p.mask is not None)
+        if revived_init == "random":
+            revive_randomly(model, seed=int(rng.integers(2**31)))
+        sparse.densify(model)  # masks removed: pruned weights (0, or random) now train like every other weight
     prompt = None
     if prompt_length > 0:
         saved = arrays.get(PROMPT_KEY)
@@ -242,10 +275,11 @@ def run_seed(cfg: FinetuneConfig, init, stages: list[TaskData], batch_size: int,
     """All stages for one seed and one grid point; returns the model, prompt and test scores."""
     arrays, state, tokenizer = init
     rng = np.random.default_rng([cfg.seed, seed, 7])
-    model, prompt, reactivated = build_model(arrays, state, cfg.prompt_length, rng, cfg.prompt_init)
+    model, prompt, reactivated = build_model(arrays, state, cfg.prompt_length, rng, cfg.prompt_init, cfg.keep_masks, cfg.revived_init)
     model.reseed_dropout([cfg.seed, seed, 8])
     labels = {ex.label for st in stages for ex in st.train + st.val if ex.label is not None}
-    encoder = Encoder.build(tokenizer, TASKS[cfg.task], cfg.prompt_length, model.config.n_ctx, sorted(labels))
+    context = pretrained_length(state, model.config.n_ctx)  # never use a position pre-training did not train
+    encoder = Encoder.build(tokenizer, TASKS[cfg.task], cfg.prompt_length, context, sorted(labels))
     prompt_start = None if prompt is None else prompt.data.copy()
     stage_logs = []
     for k, data in enumerate(stages):
@@ -272,12 +306,12 @@ def run_seed(cfg: FinetuneConfig, init, stages: list[TaskData], batch_size: int,
 
 def save_finetuned(out: Path, run: dict[str, Any], cfg: FinetuneConfig, tokenizer, metrics: dict[str, Any]) -> Path:
     """The contract checkpoint: dense weights + ``prompt/embeddings`` (P, C), state ``kind: "finetune"``."""
-    arrays = checkpoint.model_arrays(run["model"])  # no masks after densify
+    arrays = checkpoint.model_arrays(run["model"])  # no masks after densify (with --keep-masks: the masks)
     if run["prompt"] is not None:
         arrays[PROMPT_KEY] = run["prompt"].data.astype(np.float32)
     fmt = TASKS[cfg.task]
     state = {"kind": "finetune", "step": sum(s["steps"] for s in run["stages"]), "model": run["model"].config.to_dict(),
-             "task": cfg.task, "prompt_length": cfg.prompt_length, "labels": list(fmt.labels), "target_prefix": fmt.target_prefix,
+             "task": cfg.task, "prompt_length": cfg.prompt_length, "pretrained_length": run["encoder"].n_ctx, "labels": list(fmt.labels), "target_prefix": fmt.target_prefix,
              "finetune": dataclasses.asdict(cfg), "seed": run["seed"], "batch_size": run["batch_size"], "lr": run["lr"],
              "stages": run["stages"],
              "metrics": metrics}  # fmt: skip
@@ -323,6 +357,7 @@ def finetune(cfg: FinetuneConfig, out: Path | None = None, progress: bool = True
         "n_train": len(stages[-1].train), "n_val": len(stages[-1].val), "n_test": len(stages[-1].test), "seeds": cfg.seeds,
         "unparseable": sum(r["test"]["unparseable"] for r in runs), "unparseable_per_seed": [r["test"]["unparseable"] for r in runs],
         "truncated_test_sources": runs[0]["test"]["truncated"], "prompt_length": cfg.prompt_length, "loss_on": cfg.loss_on,
+        "context_length": chosen["encoder"].n_ctx, "keep_masks": cfg.keep_masks, "revived_init": cfg.revived_init,
         "batch_size": chosen["batch_size"], "lr": chosen["lr"], "grid": grid_scores, "reactivated_weights": chosen["reactivated"],
         "epochs_run": [[s["epochs_run"] for s in r["stages"]] for r in runs], "best_epochs": [[s["best_epoch"] for s in r["stages"]] for r in runs],
         "finetune_flops_counted": sum(s["flops"] for r in grid + runs[1:] for s in r["stages"]),

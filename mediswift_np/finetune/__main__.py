@@ -25,7 +25,7 @@ from ..runtime import keep_freed_memory
 from ..tasks import TASKS
 from ..tasks.prompting import LOSS_ON, PROMPT_INITS
 from ..tasks.report import format_report
-from . import FinetuneConfig, finetune
+from . import REVIVED_INITS, FinetuneConfig, finetune
 
 HELP = {
     "init": "pre-trained checkpoint directory (python -m mediswift_np.pretrain --out DIR)",
@@ -38,6 +38,8 @@ HELP = {
     "grid_batch_sizes": "batch sizes to search, comma-separated",
     "grid_lrs": "learning rates to search, comma-separated",
     "max_train": "use at most this many training examples per stage (0 = all)",
+    "keep_masks": "true = sparse fine-tuning: keep the pre-trained masks, pruned weights stay 0 (ablation of Sec. 2.2.1; default false)",
+    "revived_init": "reactivated weights start at zero (Sec. 2.2.1, default) or random (the values a dense initialisation gives them)",
 }
 
 
@@ -56,6 +58,7 @@ def build_parser() -> ArgumentParser:
         "grid_batch_sizes": dict(type=comma_separated(int), metavar="LIST"),
         "grid_lrs": dict(type=comma_separated(float), metavar="LIST"),
         "prompt_init": dict(choices=PROMPT_INITS),
+        "revived_init": dict(choices=REVIVED_INITS),
         "loss_on": dict(choices=LOSS_ON),
         "synthetic_evidence": dict(choices=EVIDENCE, help="synthetic PubMedQA: answer stated in the context, or only known from pre-training"),
     })
