@@ -61,6 +61,9 @@ def parse_bool(text: str) -> bool:
 def comma_separated(kind):
     """An argparse ``type`` for lists written ``8,16,32``: returns a tuple of ``kind``.
 
+    Empty items are skipped (``8,16,`` is ``8,16``), but a list with no item at all
+    (``,`` or ``""``) is a usage mistake, not a silent "option not given".
+
     Example:
         >>> comma_separated(float)("2e-4,1e-4")
         (0.0002, 0.0001)
@@ -68,9 +71,12 @@ def comma_separated(kind):
 
     def parse(text: str) -> tuple:
         try:
-            return tuple(kind(x) for x in text.split(",") if x.strip())
+            values = tuple(kind(x) for x in text.split(",") if x.strip())
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected comma-separated {kind.__name__} values, got {text!r}") from None
+        if not values:
+            raise argparse.ArgumentTypeError(f"expected at least one comma-separated {kind.__name__} value, got {text!r}")
+        return values
 
     return parse
 

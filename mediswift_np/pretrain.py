@@ -113,8 +113,12 @@ class PretrainConfig:
             raise UserError(f"--seq-len must be in 1..{n_ctx} (the model context), or 0 for all of it; got {self.seq_len}")
         if self.profiles < 0:
             raise UserError(f"--profiles must be >= 0, got {self.profiles}")
-        if not self.lr > 0:
-            raise UserError(f"--lr must be positive, got {self.lr}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise UserError(f"--lr must be positive and finite, got {self.lr}")
+        if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
+            raise UserError(f"--weight-decay must be >= 0 and finite, got {self.weight_decay}")
+        if not self.grad_clip > 0:  # inf is allowed: no clipping
+            raise UserError(f"--grad-clip must be > 0 (the global gradient-norm threshold; inf = no clipping), got {self.grad_clip}")
         if self.sparse_backend not in sparse.BACKENDS:
             raise UserError(f"unknown --sparse-backend {self.sparse_backend!r}; choose from {', '.join(sparse.BACKENDS)}")
         if self.dst_config().method != "static" and self.sparsity == 0:
@@ -326,13 +330,34 @@ def config_from_args(args: argparse.Namespace, base: dict | None = None) -> Pret
     return PretrainConfig(**values).validate()
 
 
+# what main() and train() read back from state.json to continue a run
+RESUME_KEYS = ("pretrain", "model", "step", "data_rng", "mask_rng", "dropout_rng", "train_losses", "val_losses",
+               "flops_counted", "mask_updates", "initial_loss")
+
+
+def resumable_state(directory: Path) -> dict[str, Any]:
+    """The state of a pre-training checkpoint to continue; a missing entry is a one-line error naming it."""
+    _, state = checkpoint.load(directory)
+    if state.get("kind") != "pretrain":
+        raise UserError(f"{directory} is not a pre-training checkpoint")
+    where = Path(directory) / checkpoint.STATE_FILE
+    missing = next((k for k in RESUME_KEYS if k not in state), None)
+    if missing is not None:
+        raise checkpoint.CheckpointError(f"{where}: no {missing!r} entry, so the run cannot be resumed")
+    stored = state["pretrain"]
+    if not isinstance(stored, dict) or "steps" not in stored:
+        raise checkpoint.CheckpointError(f"{where}: 'pretrain' must be the run's config with its 'steps'")
+    unknown = sorted(set(stored) - set(FIELDS))
+    if unknown:
+        raise checkpoint.CheckpointError(f"{where}: unknown pre-training option {unknown[0]!r} in 'pretrain'")
+    return state
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     keep_freed_memory()  # reuse big freed arrays between steps (see runtime.py)
     if args.resume is not None:
-        _, state = checkpoint.load(args.resume)
-        if state.get("kind") != "pretrain":
-            raise UserError(f"{args.resume} is not a pre-training checkpoint")
+        state = resumable_state(args.resume)
         cfg = config_from_args(args, state["pretrain"])
         if cfg.steps <= state["step"]:
             raise UserError(f"--steps {cfg.steps} is not beyond the checkpoint's step {state['step']}")

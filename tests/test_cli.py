@@ -95,6 +95,17 @@ def test_comma_separated():
     assert comma_separated(float)("2e-4, 1e-4,") == (2e-4, 1e-4)
     with pytest.raises(argparse.ArgumentTypeError, match="comma-separated int"):
         comma_separated(int)("8,x")
+    for empty in (",", "", " , ,"):  # no item at all: a mistake, never a silent "not given"
+        with pytest.raises(argparse.ArgumentTypeError, match=f"^expected at least one comma-separated float value, got {empty!r}$"):
+            comma_separated(float)(empty)
+
+
+@pytest.mark.parametrize("flag, kind", [("--grid-lrs", "float"), ("--grid-batch-sizes", "int")])
+def test_an_empty_grid_list_is_a_usage_mistake(flag, kind):
+    with pytest.raises(UserError) as err:
+        finetune_parser().parse_args(["--task", "pubmedqa", flag, ","])
+    assert str(err.value) == (f"argument {flag}: expected at least one comma-separated {kind} value, got ',' "
+                              "(see python -m mediswift_np.finetune --help)")
 
 
 def test_subcommand_parsers_inherit_the_rule():

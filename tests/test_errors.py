@@ -2,6 +2,7 @@
 bad input -> exactly one stderr line ``error: ...`` naming the problem, exit status 2."""
 
 import importlib
+import math
 import subprocess
 import sys
 
@@ -71,3 +72,36 @@ def test_run_cli_passes_the_status_and_lets_bugs_show():
     assert exit_.value.code == 0
     with pytest.raises(ZeroDivisionError):  # a bug keeps its traceback
         run_cli(lambda argv: 1 / 0, [])
+
+
+# entry point -> the arguments that make a run valid apart from the optimizer option under test
+OPTIMIZER_RUNS = {"pretrain": [], "finetune": ["--task", "pubmedqa", "--init", "ckpt"]}
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZER_RUNS))
+@pytest.mark.parametrize("option, value, message", [
+    ("--grad-clip", "-1", "--grad-clip must be > 0 (the global gradient-norm threshold; inf = no clipping), got -1.0"),
+    ("--grad-clip", "0", "--grad-clip must be > 0 (the global gradient-norm threshold; inf = no clipping), got 0.0"),
+    ("--grad-clip", "nan", "--grad-clip must be > 0 (the global gradient-norm threshold; inf = no clipping), got nan"),
+    ("--weight-decay", "-0.1", "--weight-decay must be >= 0 and finite, got -0.1"),
+    ("--weight-decay", "inf", "--weight-decay must be >= 0 and finite, got inf"),
+    ("--lr", "inf", "must be positive and finite, got inf"),
+    ("--lr", "nan", "must be positive and finite, got nan"),
+    ("--lr", "0", "must be positive and finite, got 0.0"),
+])
+def test_optimizer_options_out_of_range_are_one_line_errors(name, option, value, message, tmp_path, capsys):
+    """A negative clip threshold would flip every gradient and 0 would train nothing: both entry points refuse them."""
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exit_:
+        run_cli(entry_point_main(name), [*OPTIMIZER_RUNS[name], option, value, "--out", str(out), "--quiet"])
+    stdout, err = capsys.readouterr()
+    assert exit_.value.code == 2 and stdout == "" and not out.exists()
+    assert err.count("\n") == 1 and err.startswith("error: ") and err.rstrip("\n").endswith(message), err
+
+
+def test_an_infinite_clip_threshold_means_no_clipping_and_is_accepted():
+    from mediswift_np.finetune import FinetuneConfig
+    from mediswift_np.pretrain import PretrainConfig
+
+    assert PretrainConfig(grad_clip=math.inf).validate().grad_clip == math.inf
+    assert FinetuneConfig(init="ckpt", grad_clip=math.inf).validate().grad_clip == math.inf

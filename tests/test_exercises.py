@@ -298,6 +298,26 @@ def test_student_error_reports_the_line_of_the_file(tmp_path):
     assert f"raised ZeroDivisionError: float division by zero at line {line}" in ex.functions[0].message
 
 
+def test_sys_exit_in_a_function_fails_that_exercise_and_the_checker_goes_on(tmp_path, capsys):
+    text = SOLUTIONS.read_text().replace("    return 1 / (1 - sparsity)\n", "    import sys\n    sys.exit(3)\n")
+    path = tmp_path / "answers.py"
+    path.write_text(text)
+    line = text.splitlines().index("    sys.exit(3)") + 1
+    ex6, ex7 = check(path, exercises=[6, 7]).exercises
+    assert ex6.status == PASS and ex7.status == FAIL  # exercise 7 fails; the one checked before it still passes
+    (f,) = [f for f in ex7.functions if f.function == "theoretical_speedup"]
+    assert f.status == FAIL and f.message.endswith(f"raised SystemExit: 3 at line {line}")
+    code, out, err = run(["check", str(path), "-e", "7"], capsys)
+    assert code == 1 and err == "" and "[FAIL] theoretical_speedup" in out and "1 fail" in out  # a report, not a silent exit
+
+
+def test_sys_exit_at_the_top_of_the_file_is_a_one_line_error(tmp_path, capsys):
+    path = tmp_path / "answers.py"
+    path.write_text("import sys\n\nsys.exit()\n")
+    code, out, err = run(["check", str(path)], capsys)
+    assert (code, out) == (2, "") and err == f"error: {path}:3: importing the file raised SystemExit\n"
+
+
 # ----------------------------------------------------------------------------- references and determinism
 
 

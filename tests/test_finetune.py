@@ -24,6 +24,7 @@ from mediswift_np.pretrain import PretrainConfig, train
 from mediswift_np.tasks import HOC, PUBMEDQA, pubmedqa
 from mediswift_np.tasks.evaluation import evaluate, target_loss
 from mediswift_np.tasks.prompting import Encoder, decoded_forms, init_soft_prompt, make_batch, predict
+from mediswift_np.tasks.report import format_report
 from mediswift_np.tasks.stages import load_stages
 
 PRETRAIN = dict(steps=60, batch_size=8, n_docs=800, merges=900, eval_batches=2, eval_every=0, lr=5e-3, n_layer=2, n_embd=64, n_head=2)
@@ -161,6 +162,39 @@ def test_densify_reactivates_pruned_weights_at_zero_and_trains_everything(sparse
     assert not np.array_equal(prompt.data, prompt0)  # and the soft prompt (Eq. 3)
 
 
+def test_keep_masks_fine_tunes_sparsely(sparse_ckpt):
+    """SPDF's sparse arm: with the masks kept, pruned weights stay exactly 0 and nothing is reactivated."""
+    arrays, state, tok = load_init(str(sparse_ckpt))
+    model, prompt, reactivated = build_model(arrays, state, 9, np.random.default_rng(0), "vocab", keep_masks=True)
+    masks = {k.removeprefix("mask/"): v for k, v in arrays.items() if k.startswith("mask/")}
+    params = dict(model.named_parameters())
+    assert reactivated == 0 and all(np.array_equal(params[n].mask, m) for n, m in masks.items())
+    (stage,) = load_stages("pubmedqa", [], synthetic_sizes=(24, 6, 4))
+    before = model.state_dict()
+    train_stage(model, prompt, Encoder.build(tok, PUBMEDQA, 9, 64), stage, "pubmedqa", FinetuneConfig(init="x", epochs=1), 8, 1e-3,
+                np.random.default_rng(1), False, "t")  # fmt: skip
+    after = model.state_dict()
+    for n, m in masks.items():
+        assert np.all(after[n][~m] == 0) and np.mean(after[n][m] != before[n][m]) > 0.99  # pruned stay 0, kept ones train
+
+
+def test_revived_weights_can_start_from_a_dense_initialisation(sparse_ckpt):
+    """--revived-init random: each pruned weight gets the value GPT(config, seed) draws for it; the kept ones are untouched."""
+    arrays, state, _ = load_init(str(sparse_ckpt))
+    masks = {k.removeprefix("mask/"): v for k, v in arrays.items() if k.startswith("mask/")}
+    model, _, reactivated = build_model(arrays, state, 9, np.random.default_rng(5), "vocab", revived_init="random")
+    seed = int(np.random.default_rng(5).integers(2**31))  # the draw build_model makes first
+    fresh = dict(GPT(model.config, seed=seed).named_parameters())
+    params = dict(model.named_parameters())
+    assert reactivated == sum(int((~m).sum()) for m in masks.values()) and all(p.mask is None for p in params.values())
+    for n, m in masks.items():
+        np.testing.assert_array_equal(params[n].data[~m], fresh[n].data[~m])
+        np.testing.assert_array_equal(params[n].data[m], arrays[n][m])
+        assert np.std(params[n].data[~m]) == pytest.approx(np.std(fresh[n].data), rel=0.1)  # the init's scale, not 0
+    with pytest.raises(UserError, match="revived-init"):
+        FinetuneConfig(init="x", keep_masks=True, revived_init="random").validate()
+
+
 def test_early_stopping_keeps_the_best_epoch(sparse_ckpt):
     arrays, state, tok = load_init(str(sparse_ckpt))
     model, prompt, _ = build_model(arrays, state, 9, np.random.default_rng(0), "vocab")
@@ -269,6 +303,49 @@ def test_grid_is_chosen_on_validation(sparse_ckpt):
     s = finetune(cfg, progress=False)
     scores = [g["val_score"] for g in s["grid"]]
     assert [g["lr"] for g in s["grid"]] == [1e-6, 1e-2] and s["lr"] == s["grid"][int(np.argmax(scores))]["lr"]
+
+
+def run_with_answers(sparse_ckpt, monkeypatch, answers, seeds):
+    """finetune() on the synthetic SMALL_FT task with training skipped and ``answers(seed, test)`` as the test predictions."""
+    from mediswift_np.tasks import evaluation
+
+    skipped = {"best_epoch": 1, "epochs_run": 1, "steps": 0, "val_score": 0.0, "val_loss": 0.0, "history": [], "flops": 0}
+    monkeypatch.setattr(finetune_module, "train_stage", lambda *args, **kwargs: skipped)
+    calls = []  # with training skipped, predict is called once per seed, on the test set, in seed order
+
+    def fake_predict(model, encoder, prompt, examples, progress=False, desc=""):
+        calls.append(answers(len(calls), examples))
+        return calls[-1], [""] * len(examples), 0
+
+    monkeypatch.setattr(evaluation, "predict", fake_predict)
+    summary = finetune(FinetuneConfig(init=str(sparse_ckpt), **{**SMALL_FT, "seeds": seeds}), progress=False)
+    (stage,) = load_stages("pubmedqa", [], synthetic_sizes=(SMALL_FT["n_train"], SMALL_FT["n_val"], SMALL_FT["n_test"]))
+    return summary, [e.label for e in stage.test], calls
+
+
+def test_summary_has_the_official_macro_f1_next_to_the_yes_no_maybe_one(sparse_ckpt, monkeypatch):
+    skm = pytest.importorskip("sklearn.metrics")
+    pool = ["yes", "no", "maybe", "failed"]
+    s, truth, preds = run_with_answers(sparse_ckpt, monkeypatch, lambda seed, exs: [pool[(i + seed) % 4] for i in range(len(exs))], seeds=2)
+    assert len(preds) == 2 and len(truth) == SMALL_FT["n_test"] and all("failed" in p for p in preds)
+    official = [skm.f1_score(truth, p, average="macro", zero_division=0.0) for p in preds]  # evaluation.py: labels in truth or predictions
+    over_answers = [skm.f1_score(truth, p, labels=["yes", "no", "maybe"], average="macro", zero_division=0.0) for p in preds]
+    assert s["macro_f1_official_per_seed"] == pytest.approx(official, abs=1e-12)
+    assert s["macro_f1_official"] == pytest.approx(np.mean(official)) and s["macro_f1_official_std"] == pytest.approx(np.std(official, ddof=1))
+    assert s["macro_f1_per_seed"] == pytest.approx(over_answers, abs=1e-12)  # the existing key keeps its meaning
+    assert s["macro_f1_official"] != pytest.approx(s["macro_f1"])  # "failed" is a fourth class only in the official one
+    assert "macro-F1 as the official evaluation.py computes it" in format_report(s)
+
+
+def test_report_counts_unparseable_answers_in_their_true_class(sparse_ckpt, monkeypatch):
+    """Every true 'yes' answered unparseably: the report still says how many 'yes' questions there were."""
+    s, truth, _ = run_with_answers(sparse_ckpt, monkeypatch, lambda seed, exs: ["failed" if e.label == "yes" else e.label for e in exs], seeds=1)
+    n = {a: truth.count(a) for a in ("yes", "no", "maybe")}
+    assert n["yes"] >= 2 and s["failed_per_class"] == {"yes": n["yes"], "no": 0, "maybe": 0}
+    report = format_report(s)
+    assert f"yes               0      0      0{n['yes']:>7}" in report  # the 'failed' column of the confusion matrix
+    assert (f"per-class counts: yes {n['yes']} gold / 0 predicted / 0 correct, no {n['no']} gold / {n['no']} predicted / "
+            f"{n['no']} correct, maybe {n['maybe']} gold / {n['maybe']} predicted / {n['maybe']} correct") in report
 
 
 def test_hoc_run_reports_sentence_level(sparse_ckpt):

@@ -156,6 +156,22 @@ def test_config_mismatch_on_resume_is_rejected(saved_run):
     assert proc.returncode == 2 and "config mismatch on resume: --sparsity 0.75" in proc.stderr
 
 
+@pytest.mark.parametrize("key", ["pretrain", "data_rng"])
+def test_resume_names_a_key_missing_from_state_json(saved_run, tmp_path, key):
+    import shutil
+
+    bad = tmp_path / "no-key"
+    shutil.copytree(saved_run, bad)
+    state = json.loads((bad / "state.json").read_text())
+    del state[key]  # the array file's SHA-256 still matches: only the manifest lost an entry
+    (bad / "state.json").write_text(json.dumps(state))
+    before = sorted(p.name for p in bad.iterdir())
+    proc = run_cli("--resume", str(bad), "--quiet", check=False)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == f"error: {bad / 'state.json'}: no {key!r} entry, so the run cannot be resumed\n"
+    assert sorted(p.name for p in bad.iterdir()) == before  # nothing written
+
+
 def test_vocab_mismatch_is_rejected(saved_run, tmp_path):
     import shutil
 

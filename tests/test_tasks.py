@@ -13,12 +13,12 @@ import pytest
 
 from mediswift_np.data import synthetic_pubmedqa, write_synthetic_hoc, write_synthetic_pubmedqa
 from mediswift_np.errors import UserError
-from mediswift_np.tasks import HOC, HOC_CLASSES, PUBMEDQA, Example, TaskDataError, base, hoc, pubmedqa, stages
+from mediswift_np.tasks import HOC, HOC_CLASSES, PUBMEDQA, Example, TaskDataError, base, hoc, pubmedqa, report, stages
 from mediswift_np.tasks.metrics import FAILED
 
 
 def test_docstring_examples():
-    for module in (base, hoc, pubmedqa):
+    for module in (base, hoc, pubmedqa, report):
         assert doctest.testmod(module).failed == 0, module.__name__
 
 
@@ -58,9 +58,41 @@ def test_pubmedqa_parse(text, label):
 
 def test_hoc_parse_splits_on_bars():
     assert HOC.parse("the type of this document is resisting cell death | empty.") == "resisting cell death|empty"
-    assert HOC.parse("the type of this document is resisting cell death|fame.") is None
     forms = base.TextForms("the type of this document is", "& <unk> 124;", {c: c for c in HOC_CLASSES})
     assert HOC.parse("the type of this document is empty & <unk> 124; cellular energetics.", forms) == "empty|cellular energetics"
+
+
+def test_hoc_partial_answer_keeps_its_known_pieces():
+    """BioGPT keeps the whole answer and its hard-match evaluation ignores unknown pieces: so do we."""
+    prefix = "the type of this document is"
+    assert HOC.parse(f"{prefix} inducing angiogenesis|bogus.") == "inducing angiogenesis"
+    assert HOC.parse(f"{prefix} fame | resisting cell death|empty") == "resisting cell death|empty"
+    for unreadable in (f"{prefix} bogus.", f"{prefix} bogus|fame.", f"{prefix} |.", "inducing angiogenesis"):
+        assert HOC.parse(unreadable) is None  # no known piece (or no prefix): stays failed
+    forms = base.TextForms(prefix, "& <unk> 124;", {c: c for c in HOC_CLASSES})  # the decoded forms of a tokenizer round trip
+    assert HOC.parse(f"{prefix} inducing angiogenesis & <unk> 124; bogus.", forms) == "inducing angiogenesis"
+    assert PUBMEDQA.parse("the answer to the question given the context is yes|bogus.") is None  # single-label: the whole answer
+
+
+def test_hoc_partial_answer_scores_its_known_pieces_like_hard_match_evaluation(tmp_path):
+    gold = tmp_path / "test.tsv"
+    gold.write_text("a .\tinducing angiogenesis\nb .\tempty\nc .\tempty\n", encoding="utf-8")
+    generated = ["the type of this document is inducing angiogenesis|bogus.", "the type of this document is bogus.", "empty"]
+    labels = [HOC.parse(text) or FAILED for text in generated]  # as tasks/prompting.predict writes them
+    assert labels == ["inducing angiogenesis", FAILED, FAILED]
+    hoc.write_predictions(tmp_path / "pred.txt", labels)
+    (tmp_path / "raw.txt").write_text("inducing angiogenesis|bogus\nbogus\nfailed\n", encoding="utf-8")  # BioGPT's extracted lines
+    for pred in ("pred.txt", "raw.txt"):
+        s = hoc.score_prediction_file(tmp_path / pred, gold)
+        # TP 1 (angiogenesis), FP 0, FN 2 (both "empty"): F1 = 2·1 / (2·1 + 0 + 2)
+        assert s["micro_f1"] == pytest.approx(2 / 4) and s["per_class"]["inducing angiogenesis"]["correct"] == 1
+    skm = pytest.importorskip("sklearn.metrics")
+    prep = pytest.importorskip("sklearn.preprocessing")
+    binarizer = prep.MultiLabelBinarizer(classes=list(HOC_CLASSES))  # BioGPT's convert_hoc_labels
+    with pytest.warns(UserWarning, match="unknown class"):
+        pred = binarizer.fit_transform([[w.strip() for w in line.split("|")] for line in ["inducing angiogenesis|bogus", "bogus", "failed"]])
+    truth = binarizer.fit_transform([["inducing angiogenesis"], ["empty"], ["empty"]])
+    assert skm.f1_score(truth, pred, average="micro") == pytest.approx(2 / 4)
 
 
 # ----------------------------------------------------------------------------- loaders and bad input
@@ -212,6 +244,17 @@ def test_pubmedqa_prediction_file_scores_like_evaluation_py(tmp_path):
     assert s["macro_f1"] == pytest.approx(skm.f1_score(truth, p, labels=["yes", "no", "maybe"], average="macro", zero_division=0.0))
     assert s["macro_f1"] != s["macro_f1_file"]  # "failed" is a fourth class only in the file's union of labels
     assert s["unparseable"] == 1 and s["n"] == 4
+
+
+def test_failed_answers_are_counted_per_true_class():
+    """The confusion matrix has no 'failed' column; failed_per_class holds it, so every row adds up to the gold count."""
+    gold = {"1": "yes", "2": "yes", "3": "no", "4": "maybe", "5": "no"}
+    preds = {"1": FAILED, "2": FAILED, "3": "no", "4": "yes", "5": FAILED}
+    s = pubmedqa.score_predictions(gold, preds)
+    assert s["confusion_matrix"] == [[0, 0, 0], [0, 1, 0], [1, 0, 0]]  # rows truth yes/no/maybe
+    assert s["failed_per_class"] == {"yes": 2, "no": 1, "maybe": 0}
+    rows = [sum(row) + s["failed_per_class"][a] for row, a in zip(s["confusion_matrix"], pubmedqa.ANSWERS)]
+    assert rows == [Counter(gold.values())[a] for a in pubmedqa.ANSWERS] == [2, 2, 1]
 
 
 def test_prediction_pmids_must_match(tmp_path):

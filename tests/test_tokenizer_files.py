@@ -144,6 +144,37 @@ def test_cli_pretokenized_is_whitespace_split_like_fastbpe(tmp_path):
     assert dec.stdout == "the cells &amp;\n"
 
 
+def test_cli_pretokenized_reads_any_file_name_as_plain_text(tmp_path):
+    """Moses output conventionally ends in ``.tok``: with --pretokenized every input is plain text."""
+    lines = ["the cell the cells", "", "the cell @-@ based", "cells divide ."]
+    (tmp_path / "corpus.tok").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    r = run_cli(["train", "--input", "corpus.tok", "--merges", "20", "--out", "c", "--pretokenized"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    expected = Tokenizer.train([line for line in lines if line], 20, pretokenized=True, progress=False)
+    on_disk = Tokenizer.load(tmp_path / "c")
+    assert on_disk.merges == expected.merges and on_disk.id_to_token == expected.id_to_token
+    r = run_cli(["train", "--input", "corpus.tok", "--merges", "20", "--out", "d"], tmp_path)  # Moses will run: the name picks the reader
+    assert r.returncode == 2 and "unknown corpus format" in r.stderr and not (tmp_path / "d").exists()
+
+
+def run_cli_bytes(args, tmp_path, stdin: bytes):
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    return subprocess.run([sys.executable, "-m", "mediswift_np.tokenizer", *args], input=stdin, cwd=tmp_path,
+                          env=env, capture_output=True, timeout=120)
+
+
+@pytest.mark.parametrize("command", [["encode"], ["encode", "--ids"], ["encode", "--pretokenized"], ["decode"]])
+def test_cli_stdin_is_strict_utf8(tok, tmp_path, command):
+    tok.save(tmp_path / "codes")
+    args = [*command, "--codes", "codes"]
+    good = run_cli_bytes(args, tmp_path, "naïve β-cells\r\n".encode("utf-8"))  # UTF-8 and a CRLF line end are fine
+    assert good.returncode == 0 and good.stdout == run_cli_bytes(args, tmp_path, "naïve β-cells\n".encode("utf-8")).stdout
+    bad = run_cli_bytes(args, tmp_path, b"the cells\nbad \xff\xfe bytes\n")  # Latin-1 / UTF-16 debris on line 2
+    assert bad.returncode == 2
+    assert bad.stderr.decode("utf-8") == "error: stdin: line 2: not valid UTF-8 (invalid start byte at byte 4)\n"
+    assert len(bad.stdout.splitlines()) == 1  # a line filter: line 1 was written, nothing of line 2
+
+
 def test_cli_help_and_errors_exit_2(tmp_path):
     assert run_cli(["--help"], tmp_path).returncode == 0
     assert "--pretokenized" in run_cli(["train", "--help"], tmp_path).stdout

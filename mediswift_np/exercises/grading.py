@@ -11,7 +11,8 @@ function
 - is TODO while it raises ``NotImplementedError`` (the blank template),
 - FAILS otherwise, with the first wrong case (expected vs got) and a hint: the hint of
   the mistake that explains every wrong case, else of the one that explains the first,
-  else the equation itself.
+  else the equation itself. A function that raises (``sys.exit()`` included) fails with
+  the error and the line of the file where it happened.
 
 An exercise passes when all of its functions pass.
 
@@ -20,9 +21,12 @@ the same terms in a different order differ by a few units in the last place (~1e
 while every mistake recognised here changes the answer by far more than 1e-9.
 Integer answers (counted FLOPs, parameter counts) must be exact.
 
+A file that raises while it is imported, or calls ``sys.exit()`` at its top level, is
+bad input: a one-line :class:`UserError` naming the file and line.
+
 Does not handle: student code that never returns (no timeout) or that breaks the
-interpreter; the file is imported and run in this process, like any module the student
-runs themselves.
+interpreter (``os._exit``); the file is imported and run in this process, like any
+module the student runs themselves.
 """
 
 from __future__ import annotations
@@ -159,7 +163,7 @@ def load_module(path: str | Path) -> ModuleType:
         spec.loader.exec_module(module)
     except SyntaxError as e:
         raise UserError(f"{path}:{e.lineno}: syntax error: {e.msg}") from None
-    except Exception as e:  # noqa: BLE001 -- any error while importing the file is the file's problem
+    except (Exception, SystemExit) as e:  # noqa: BLE001 -- any error (or sys.exit()) while importing is the file's problem
         raise UserError(f"{path}:{_line_in(e, path) or '?'}: importing the file raised {_one_line(e)}") from None
     finally:
         sys.modules.pop(name, None)
@@ -176,6 +180,7 @@ def _line_in(error: BaseException, path: Path | None) -> int | None:
 
 
 def _one_line(error: BaseException) -> str:
+    """``"ZeroDivisionError: division by zero"``; ``"SystemExit"`` for a bare ``sys.exit()``."""
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
 
@@ -238,7 +243,7 @@ def run_task(task: Task, module, cases: Sequence[Case], source: Path | None) -> 
             got = fn(*[_fresh(a) for a in case.args])
         except NotImplementedError:
             return FunctionResult(task.function, TODO, "not done yet (raises NotImplementedError); read its docstring")
-        except Exception as e:  # noqa: BLE001 -- report the student's error, do not crash the checker
+        except (Exception, SystemExit) as e:  # noqa: BLE001 -- report the student's error (or exit), do not end the checker
             where = _line_in(e, source)
             at = f" at line {where}" if where else ""
             return FunctionResult(task.function, FAIL, f"{task.function}({case.label}) raised {_one_line(e)}{at}")
@@ -297,6 +302,6 @@ def run_exercise(ex: Exercise, module, rng: np.random.Generator, source: Path | 
     if status == PASS and ex.on_pass is not None:
         try:
             note = ex.on_pass(module)
-        except Exception as e:  # noqa: BLE001 -- the note is a bonus; never let it hide the result
+        except (Exception, SystemExit) as e:  # noqa: BLE001 -- the note is a bonus; never let it hide the result
             note = f"(could not compute the summary: {_one_line(e)})"
     return ExerciseResult(ex.number, ex.title, ex.reading, status, results, note)

@@ -28,7 +28,12 @@ The paper's fine-tuning (Sec. 2.2, 4, App. A.2-A.3) at whatever scale fits:
    required format); answers it cannot parse are dropped.
 5. **Evaluation**: greedy generation after ``[source; prompt]`` with the KV cache, parsed
    back to a label; an unparseable answer counts as wrong and is reported. Metrics are
-   the official scripts' (tasks/metrics.py) next to the majority-class baseline. The
+   the official scripts' (tasks/metrics.py) next to the majority-class baseline. For
+   PubMedQA the summary has two macro-F1s: ``macro_f1`` over yes/no/maybe (an
+   unparseable answer is a miss of its true class) and ``macro_f1_official``, what
+   the official ``evaluation.py`` prints for the prediction file (sklearn's macro-F1
+   over the labels that occur in truth and predictions, so ``failed`` is a fourth
+   class); they agree when every answer parses and the test set has all three. The KV
    cache runs the context once and one position per answer token; recomputing instead
    costs about (answer length) × (context length) positions (benchmarks/bench_finetune_predict.py).
 
@@ -150,8 +155,15 @@ class FinetuneConfig:
             raise UserError(f"--prompt-len must be >= 0, got {self.prompt_len}")
         if self.prompt_init not in PROMPT_INITS or self.loss_on not in LOSS_ON:
             raise UserError(f"--prompt-init must be one of {PROMPT_INITS} and --loss-on one of {LOSS_ON}")
-        if any(b < 1 or not lr > 0 for b, lr in self.grid_points()):
-            raise UserError("batch sizes must be >= 1 and learning rates positive")
+        for b, lr in self.grid_points():
+            if b < 1:
+                raise UserError(f"batch sizes must be >= 1, got {b}")
+            if not (lr > 0 and math.isfinite(lr)):
+                raise UserError(f"learning rates (--lr, --grid-lrs) must be positive and finite, got {lr}")
+        if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
+            raise UserError(f"--weight-decay must be >= 0 and finite, got {self.weight_decay}")
+        if not self.grad_clip > 0:  # inf is allowed: no clipping
+            raise UserError(f"--grad-clip must be > 0 (the global gradient-norm threshold; inf = no clipping), got {self.grad_clip}")
         if self.synthetic_evidence not in EVIDENCE:
             raise UserError(f"--synthetic-evidence must be one of {', '.join(EVIDENCE)}")
         if not 0.0 < self.val_fraction < 1.0:
@@ -347,9 +359,13 @@ def finetune(cfg: FinetuneConfig, out: Path | None = None, progress: bool = True
     summary: dict[str, Any] = {"task": cfg.task, "data": stages[-1].description}
     if cfg.task == "hoc":
         summary["level"] = hoc.LEVEL
-    for key in ("accuracy", metric):
-        summary[key], summary[f"{key}_std"] = mean_std([r["test"][key] for r in runs])
-        summary[f"{key}_per_seed"] = [r["test"][key] for r in runs]
+    scores = {"accuracy": "accuracy", metric: metric}  # summary key -> score of tasks.evaluation.evaluate
+    if cfg.task == "pubmedqa":  # macro_f1 is over yes/no/maybe; evaluation.py's is over the labels that occur
+        scores["macro_f1_official"] = "macro_f1_file"
+    for key, score in scores.items():
+        per_seed = [r["test"][score] for r in runs]
+        summary[key], summary[f"{key}_std"] = mean_std(per_seed)
+        summary[f"{key}_per_seed"] = per_seed
     base = majority_baseline(cfg.task, stages)
     summary.update({f"majority_{k}": v for k, v in base.items()})
     best = max(runs, key=lambda r: r["val_score"])
@@ -366,6 +382,7 @@ def finetune(cfg: FinetuneConfig, out: Path | None = None, progress: bool = True
     })  # fmt: skip
     if cfg.task == "pubmedqa":
         summary["confusion_matrix"] = best["test"]["confusion_matrix"]  # rows: truth yes/no/maybe; columns: prediction
+        summary["failed_per_class"] = best["test"]["failed_per_class"]  # per truth: unparseable answers (the missing column)
         summary["per_class_f1"] = best["test"]["per_class_f1"]
     else:
         summary["per_class"] = best["test"]["per_class"]

@@ -72,14 +72,19 @@ class TaskFormat:
         """The label in a generated target sentence, or None when it cannot be read.
 
         As BioGPT's postprocess.py: strip, drop one final ``.``, take what follows the
-        target prefix. The answer must then be a label of the task -- for HoC every
-        ``|``-separated piece must be one. ``forms`` gives the written forms of prefix,
-        separator and labels to look for (default: the plain strings).
+        target prefix. A single-label answer must then be a label of the task. A
+        multi-label (HoC) answer keeps its ``|``-separated pieces that are labels, in
+        order, and drops the others, as BioGPT's ``hard_match_evaluation.py`` ignores
+        them; it cannot be read only when no piece is a label. ``forms`` gives the
+        written forms of prefix, separator and labels to look for (default: the plain
+        strings).
 
         Example:
-            >>> from mediswift_np.tasks import PUBMEDQA
+            >>> from mediswift_np.tasks import HOC, PUBMEDQA
             >>> PUBMEDQA.parse("the answer to the question given the context is maybe."), PUBMEDQA.parse("yes")
             ('maybe', None)
+            >>> HOC.parse("the type of this document is inducing angiogenesis|bogus."), HOC.parse("the type of this document is bogus.")
+            ('inducing angiogenesis', None)
         """
         forms = forms or self.plain_forms()
         text = generated.strip()
@@ -90,8 +95,8 @@ class TaskFormat:
             return None
         answer = text[at + len(forms.prefix) :].strip()
         pieces = [p.strip() for p in answer.split(forms.separator)] if self.multi_label else [answer]
-        labels = [forms.labels.get(p) for p in pieces]
-        if not answer or any(label is None for label in labels):
+        labels = [forms.labels[p] for p in pieces if p in forms.labels]  # unknown pieces predict no class
+        if not labels:
             return None
         return "|".join(labels)
 

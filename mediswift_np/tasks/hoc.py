@@ -17,8 +17,10 @@ validation can not come from valid.tsv. ``tasks/stages.py`` then splits a label-
 valid.tsv that differs from test.tsv (as ``tasks make --task hoc`` writes) is used as is.
 
 Scoring (:func:`score_predictions`) is BioGPT's hard-match evaluation: micro-F1 over the
-11 classes with ``empty`` counted, after splitting lines on ``|`` (see metrics.py). An
-unparseable answer is written as ``failed`` and predicts no class.
+11 classes with ``empty`` counted, after splitting lines on ``|`` (see metrics.py).
+Pieces of an answer that are not class names are ignored, so a partly readable answer
+(``inducing angiogenesis|bogus``) still scores its known classes; an answer with no
+known piece is unparseable, written as ``failed``, and predicts no class.
 
 Does not handle: abstract-level HoC (aggregating sentence predictions per abstract).
 """

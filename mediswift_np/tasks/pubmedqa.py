@@ -30,7 +30,9 @@ answer that could not be parsed. :func:`score_predictions` reports accuracy and
 average='macro')``: a failed answer is a miss of its true class), and ``macro_f1_file``,
 what the official ``evaluation.py`` prints for the written file (``labels=None``: the
 union of labels, so ``failed`` becomes a fourth class with F1 0). The two are equal
-whenever every answer parses and the truth holds all three answers.
+whenever every answer parses and the truth holds all three answers. The confusion
+matrix counts yes/no/maybe predictions only; ``failed_per_class`` holds, per true
+answer, the predictions that are none of them (``failed``): its missing column.
 
 Does not handle: the reasoning-free setting (long answer in the source), PQA-A's own
 200k/11k split file layout (pass the file; validation is split off it like any stage).
@@ -170,6 +172,7 @@ def score_predictions(ground_truth: dict[str, str], predictions: dict[str, str],
         "macro_f1_file": metrics.macro_f1(truth, preds),  # evaluation.py on the written file: "failed" is a 4th class
         "per_class_f1": dict(zip(ANSWERS, metrics.f1_per_class(truth, preds, ANSWERS).tolist())),
         "confusion_matrix": metrics.confusion_matrix(truth, preds, ANSWERS).tolist(),  # rows truth, cols prediction
+        "failed_per_class": {a: sum(t == a and p not in ANSWERS for t, p in zip(truth, preds)) for a in ANSWERS},  # its missing column
         "unparseable": sum(p == metrics.FAILED for p in preds),
         "n": len(pmids),
     }

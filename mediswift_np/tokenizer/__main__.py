@@ -4,18 +4,20 @@
     Learn ``N`` BPE merges and write ``DIR/bpecodes`` and ``DIR/dict.txt`` (fastBPE
     files). Inputs are read with :func:`mediswift_np.data.corpus.read_corpus`
     (PubMed ``.xml``/``.xml.gz``, ``.jsonl``, PubMedQA ``.json``, plain text). With
-    ``--pretokenized`` the text is already Moses-tokenized and is only split on
-    whitespace, as fastBPE ``learnbpe`` reads it.
+    ``--pretokenized`` the text is already Moses-tokenized: every input is read as
+    plain UTF-8 text whatever its name (Moses output often ends in ``.tok``; gunzipped
+    if it ends in ``.gz``) and only split on whitespace, as fastBPE ``learnbpe`` reads it.
 ``encode --codes DIR [--ids] [--pretokenized]``
-    Read text from stdin, one line at a time; write one line each: the ``@@ ``-joined
+    Read UTF-8 text from stdin, one line at a time; write one line each: the ``@@ ``-joined
     BPE form (what fastBPE ``applybpe`` writes) or, with ``--ids``, the token ids.
 ``decode --codes DIR [--ids] [--pretokenized]``
     The reverse: BPE text (or ids) on stdin, text on stdout. ``--pretokenized`` stops
     after undoing BPE (Moses words joined by spaces) instead of Moses-detokenizing.
 
 Every subcommand takes ``--json`` (one JSON summary object as the last stdout line).
-Bad input (missing file, malformed codes/dict, a non-integer id) prints ``error: ...``
-and exits with status 2.
+Bad input (missing file, malformed codes/dict, a non-integer id, stdin bytes that are
+not UTF-8) prints ``error: ...`` naming the file or stdin line, and exits with status 2.
+``encode`` and ``decode`` are line filters: the lines before a bad one are already written.
 
 Does not handle: fastBPE's ``getvocab`` as a separate command (``train`` writes the
 vocabulary) or vocabulary-restricted encoding.
@@ -43,7 +45,8 @@ def _parser() -> ArgumentParser:
     t.add_argument("--input", action="append", required=True, metavar="FILE", help="corpus file (repeatable)")
     t.add_argument("--merges", type=int, required=True, metavar="N", help="number of BPE merges to learn")
     t.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    t.add_argument("--pretokenized", action="store_true", help="input is Moses-tokenized: only split on whitespace")
+    t.add_argument("--pretokenized", action="store_true",
+                   help="input is Moses-tokenized plain text, whatever the file name (e.g. corpus.tok): only split on whitespace")
     t.add_argument("--min-frequency", type=int, default=2, help="stop when the best pair is rarer (default 2)")
     add_output_flags(t)
 
@@ -57,12 +60,13 @@ def _parser() -> ArgumentParser:
     return p
 
 
-def _documents(paths: Sequence[str]) -> Iterator[str]:
+def _documents(paths: Sequence[str], pretokenized: bool) -> Iterator[str]:
+    """The documents of every file: by the file's format, or (pretokenized) as plain text blocks."""
     # imported here: the tokenizer itself does not need the corpus readers
-    from ..data.corpus import read_corpus
+    from ..data.corpus import read_corpus, read_text_blocks
 
     for path in paths:
-        yield from read_corpus(path)
+        yield from read_text_blocks(path) if pretokenized else read_corpus(path)
 
 
 def _train(args: argparse.Namespace) -> dict:
@@ -70,7 +74,7 @@ def _train(args: argparse.Namespace) -> dict:
     for path in args.input:  # fail before any work, not half-way through the corpus
         if not Path(path).is_file():
             raise UserError(f"{path}: no such file")
-    tok = Tokenizer.train(_documents(args.input), args.merges, min_frequency=args.min_frequency,
+    tok = Tokenizer.train(_documents(args.input, args.pretokenized), args.merges, min_frequency=args.min_frequency,
                           pretokenized=args.pretokenized, progress=True)
     tok.save(args.out)
     return {"command": "train", "out": str(args.out), "merges": len(tok.merges), "vocab_size": tok.vocab_size,
@@ -84,10 +88,22 @@ def _parse_ids(line: str) -> list[int]:
         raise UserError(f"expected integer token ids, got {line.strip()[:60]!r}") from None
 
 
+def _stdin_lines() -> Iterator[tuple[int, str]]:
+    """(line number, line without its line end) of stdin, each line decoded as strict UTF-8.
+
+    Reading the raw bytes matters: Python's text stdin would smuggle undecodable bytes
+    through as surrogates, and they would come out as replacement characters.
+    """
+    for lineno, raw in enumerate(sys.stdin.buffer, start=1):
+        try:
+            yield lineno, raw.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError as e:
+            raise UserError(f"stdin: line {lineno}: not valid UTF-8 ({e.reason} at byte {e.start})") from None
+
+
 def _encode(args: argparse.Namespace, tok: Tokenizer) -> dict:
     lines = tokens = 0
-    for line in sys.stdin:
-        line = line.rstrip("\n")
+    for _, line in _stdin_lines():
         words = line.split() if args.pretokenized else None
         if args.ids:
             ids = tok.encode_words(words) if words is not None else tok.encode(line)
@@ -103,7 +119,7 @@ def _encode(args: argparse.Namespace, tok: Tokenizer) -> dict:
 
 def _decode(args: argparse.Namespace, tok: Tokenizer) -> dict:
     lines = 0
-    for lineno, line in enumerate(sys.stdin, start=1):
+    for lineno, line in _stdin_lines():
         if args.ids:
             try:
                 words = tok.decode_words(_parse_ids(line))
