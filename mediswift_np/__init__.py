@@ -12,7 +12,8 @@ them densely with soft prompts. Every stage lives in its own small module here:
     dst           dynamic sparse training (SET, RigL) beside static sparsity
     optim         AdamW with decoupled weight decay, warmup + cosine schedule
     tokenizer     Moses + BPE trainer/encoder with fastBPE files
-    data          corpus readers, the synthetic biomedical corpus and tasks, batching
+    data          corpus readers, the synthetic biomedical corpus and tasks (closed-book drug
+                  profiles, leak-free splits), batching
     flops         the analytic FLOP counter (Hoffmann et al. 2022, App. F)
     flop_audit    counted vs analytic FLOPs, term by term
     checkpoint    .npz + JSON checkpoints, atomic and verified
@@ -20,6 +21,7 @@ them densely with soft prompts. Every stage lives in its own small module here:
     tasks         PubMedQA and HoC formats, loaders and official-script metrics
     generate      greedy generation with a key/value cache
     finetune      dense fine-tuning with soft prompts (python -m mediswift_np.finetune)
+    recovery      does dense fine-tuning recover what sparse pre-training lost? (Table 3 analog)
     accelerator   an emulator of a dataflow (wafer-scale) accelerator
     interop       Hugging Face GPT-2 / BioGPT-format export and import
     exercises     the checker of the classroom exercises in tutorials/exercises/
