@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mediswift_np import flops, sparse
+from mediswift_np import sparse
 from mediswift_np.autograd import count_flops
 from mediswift_np.config import GPTConfig
 from mediswift_np.flop_audit import PRODUCT_TERMS, expected_counts, reconcile
@@ -84,7 +84,35 @@ def test_sparse_products_scale_by_one_minus_s():
             assert sp.total(scope=scope) == dense.total(scope=scope)  # attention and the vocab stay dense
 
 
-def test_analytic_per_step_total_is_the_flops_module():
+def test_rows_match_hand_worked_values():
+    """Every row of one training step of CONFIGS[1] at s = 0.5, worked by hand from the
+    counting rules documented next to each op (functional.py, autograd/ops.py) and the
+    App. F terms (flops/__init__.py): B = 2, T = 32, C = 32, F = 4C = 128, nh = 4, L = 3,
+    V = 300, N = B·T = 64 rows."""
     cfg = CONFIGS[1]
-    rows = reconcile(count_step(cfg, 2, 32, 0.5), cfg, 2, 32, 0.5)
-    assert sum(r.analytic for r in rows) == pytest.approx(2 * flops.training_flops(cfg, 32, 0.5))
+    counter = count_step(cfg, 2, 32, 0.5)
+    rows = {r.term: r for r in reconcile(counter, cfg, 2, 32, 0.5)}
+    # counted, not in App. F
+    # embeddings: position add N·C = 2048 + position-gradient reduce N·C - T·C = 1024 + scatter-add N·C = 2048
+    assert rows["embeddings"].counted == 5120
+    # LayerNorm: 2L + 1 = 7 norms, 7 forward + 11 backward FLOPs per element of (N, C) = 2048: 7·18·2048
+    assert rows["LayerNorm"].counted == 258_048
+    # GELU (tanh): L = 3 layers, 9 forward + 12 backward per element of (N, F) = 8192: 3·21·8192
+    assert rows["GELU"].counted == 516_096
+    # cross-entropy: 5 forward + 2 backward per logit of (N, V) = 19200: 7·19200
+    assert rows["cross-entropy loss"].counted == 134_400
+    # softmax: per layer 4 per score forward, 2 per score + 2·N·C (the g·y dot) backward;
+    # scores = B·nh·T² = 8192: 3·(4·8192 + 2·8192 + 2·2048)
+    assert rows["attention.softmax"].counted == 159_744
+    # analytic (paper convention), × B = 2 sequences
+    # embeddings: (1 + 1)·2·T·V·C = 2·614400 per sequence
+    assert rows["embeddings"].analytic == 2_457_600
+    # mlp: 3·L·2·T·(C·F + F·C)·(1 - s) = 3·3·2·32·8192·0.5 = 2359296 per sequence
+    assert rows["mlp"].analytic == 4_718_592
+    # mlp counted: each matrix keeps round(0.5·4096) = 2048 weights; 3 products of 2·2048·N each, 2 matrices, L layers
+    assert rows["mlp"].counted == 3 * 2 * (2 * 2048 * 64) * 3 == 4_718_592
+    # final logits: 3·2·T·C·V = 1843200 per sequence
+    assert rows["final_logits"].analytic == 3_686_400
+    # per sequence: 2·emb + 3·[L·(24 C² T (1-s) + 4 T² C + 3 nh T²) + 2 T C V]
+    #   = 1228800 + 3·[3·(393216 + 131072 + 12288) + 614400] = 1228800 + 3·2224128 = 7901184
+    assert sum(r.analytic for r in rows.values()) == 2 * 7_901_184

@@ -249,7 +249,14 @@ def test_section_3_4_shares():
     plain_core = plain["attention.logits"] + plain["attention.softmax"] + plain["attention.values"]
     assert plain_core == pytest.approx(core / fwd, rel=1e-12)
     assert core / fwd == pytest.approx(0.0683, abs=5e-5)
-    assert sum(sh[k] for k in F.ATTENTION_TERMS) == pytest.approx(0.3466, abs=5e-5)
+    # All five attention terms (q/k/v and output projections + the core): 3 (core + proj) / train.
+    # Per token (÷ S): core L(4Sd + 3hS) = 24·8,437,760 = 202,506,240; proj L·8d² = 805,306,368;
+    # mlp L·16d² = 1,610,612,736; emb = logits = 2Vd = 173,604,864; so train = 2·173,604,864 +
+    # 3·2,792,030,208 = 8,723,300,352 and attention = 3·1,007,812,608 = 3,023,437,824 -> 0.34659.
+    attention_all = 3 * (core + proj) / train
+    assert sum(sh[k] for k in F.ATTENTION_TERMS) == pytest.approx(attention_all, rel=1e-12)
+    assert (train // S, 3 * (core + proj) // S) == (8_723_300_352, 3_023_437_824)
+    assert attention_all == pytest.approx(3_023_437_824 / 8_723_300_352, rel=1e-15)
     assert sh["embeddings"] + sh["final_logits"] == pytest.approx((2 * emb + 3 * logits) / train, rel=1e-12)
     assert sh["embeddings"] + sh["final_logits"] == pytest.approx(0.0995, abs=5e-5)
     for s in SPARSITIES:  # Med spends a larger share on attention and embeddings than XL

@@ -95,18 +95,75 @@ def test_gpt_weight_decay_groups():
     assert "transformer.wte.weight" not in decayed and "transformer.wpe.weight" not in decayed
 
 
+def adamw_by_hand(theta, grads, lrs, decay, beta1=0.9, beta2=0.95, eps=1e-8, lam=0.1):
+    """θ after each AdamW step (Loshchilov & Hutter 2019, Alg. 2; decay scaled by the step's lr),
+    one scalar in plain Python floats."""
+    m = v = 0.0
+    out = []
+    for t, (g, lr) in enumerate(zip(grads, lrs), start=1):
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g * g
+        m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
+        if decay:
+            theta = theta - lr * lam * theta
+        theta = theta - lr * m_hat / (math.sqrt(v_hat) + eps)
+        out.append(theta)
+    return out
+
+
+def test_three_steps_equal_closed_form():
+    """Steps t = 1, 2, 3 with the bias corrections 1-β^t written out, decoupled decay on a
+    block weight and none on a bias, and the lrs of a 3-step schedule."""
+    peak = 1e-2
+    # 3-step schedule: W = max(1, round(0.3)) = 1, so step 0 is peak·1/1; cosine over
+    # N - 1 - W = 1 step: step 1 is the peak (progress 0), step 2 the minimum 0.1·peak.
+    lrs = [lr_schedule(s, 3, peak=peak) for s in range(3)]
+    assert lrs == pytest.approx([peak, peak, 0.1 * peak], rel=1e-15)
+    g_w = [(0.5, -2.0), (-1.5, -1.0), (0.25, 3.0)]  # g1, g2, g3 for each of the two weights
+    g_b = [(1.0,), (1.0,), (-4.0,)]
+    w = Parameter(np.array([0.8, -0.3]), weight_decay=True)  # decayed group (block matrices)
+    b = Parameter(np.array([0.2]), weight_decay=False)  # not decayed (biases, LayerNorms, embeddings)
+    opt = AdamW([("w", w), ("b", b)], AdamWConfig(grad_clip=None))
+    for t in range(3):
+        w.grad, b.grad = np.array(g_w[t]), np.array(g_b[t])
+        opt.step(lrs[t])
+        for p, p0, grads, decay in ((w, (0.8, -0.3), g_w, True), (b, (0.2,), g_b, False)):
+            for j in range(p.data.size):
+                expected = adamw_by_hand(p0[j], [g[j] for g in grads[: t + 1]], lrs[: t + 1], decay)[-1]
+                assert p.data[j] == pytest.approx(expected, rel=1e-12, abs=1e-15), (t + 1, j)
+    # step 3 of w[0] written out (g = 0.5, -1.5, 0.25; lr_3 = 0.1·peak):
+    m3 = 0.9 * (0.9 * (0.1 * 0.5) + 0.1 * -1.5) + 0.1 * 0.25  # m: 0.05, -0.105, -0.0695
+    v3 = 0.95 * (0.95 * (0.05 * 0.25) + 0.05 * 2.25) + 0.05 * 0.0625  # v: 0.0125, 0.124375, 0.12128125
+    assert (m3, v3) == pytest.approx((-0.0695, 0.12128125), rel=1e-12)
+    assert opt.t == 3 and opt.m["w"][0] == pytest.approx(m3, rel=1e-12) and opt.v["w"][0] == pytest.approx(v3, rel=1e-12)
+    bc1, bc2 = 1 - 0.9**3, 1 - 0.95**3  # 0.271, 0.142625
+    assert (bc1, bc2) == pytest.approx((0.271, 0.142625), rel=1e-12)
+    theta2 = adamw_by_hand(0.8, [0.5, -1.5], lrs[:2], decay=True)[-1]
+    theta3 = theta2 * (1 - 0.1 * peak * 0.1) - 0.1 * peak * (m3 / bc1) / (math.sqrt(v3 / bc2) + 1e-8)
+    assert w.data[0] == pytest.approx(theta3, rel=1e-12)
+
+
 def test_state_dict_round_trip():
+    """A fresh optimizer loaded from the state after step 1 takes the hand-computed step 2."""
     rng = np.random.default_rng(3)
     w, b = make_params(rng)
+    w0, b0 = w.data.copy(), b.data.copy()
+    g1 = (rng.standard_normal((3, 4)), rng.standard_normal(4))
+    g2 = (rng.standard_normal((3, 4)), rng.standard_normal(4))
     opt = AdamW([("w", w), ("b", b)])
-    w.grad, b.grad = rng.standard_normal((3, 4)), rng.standard_normal(4)
+    w.grad, b.grad = g1[0].copy(), g1[1].copy()
     opt.step(1e-3)
+    state = opt.state_dict()
+    assert int(state["t"]) == 1
+    np.testing.assert_allclose(state["m/w"], 0.1 * g1[0], rtol=1e-15)  # m_1 = (1-β1) g1
+    np.testing.assert_allclose(state["v/b"], 0.05 * g1[1] ** 2, rtol=1e-15)  # v_1 = (1-β2) g1²
     w2, b2 = Parameter(w.data.copy(), True), Parameter(b.data.copy())
     opt2 = AdamW([("w", w2), ("b", b2)])
-    opt2.load_state_dict(opt.state_dict())
-    g = (rng.standard_normal((3, 4)), rng.standard_normal(4))
-    for o, (pw, pb) in ((opt, (w, b)), (opt2, (w2, b2))):
-        pw.grad, pb.grad = g[0].copy(), g[1].copy()
-        o.step(1e-3)
-    np.testing.assert_array_equal(w.data, w2.data)
+    opt2.load_state_dict(state)
+    w2.grad, b2.grad = g2[0].copy(), g2[1].copy()
+    opt2.step(2e-3)
     assert opt2.t == 2
+    for p, p0, k, decay in ((w2, w0, 0, True), (b2, b0, 1, False)):
+        for j in range(p0.size):
+            expected = adamw_by_hand(p0.flat[j], [g1[k].flat[j], g2[k].flat[j]], [1e-3, 2e-3], decay)[-1]
+            assert p.data.flat[j] == pytest.approx(expected, rel=1e-12, abs=1e-15)

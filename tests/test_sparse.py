@@ -101,6 +101,40 @@ def test_scipy_path_equals_dense_path_and_definition():
     check()
 
 
+@pytest.mark.parametrize("s", [0.0, 0.5, 0.75, 0.9])
+def test_scipy_path_equals_dense_path_fixed_seed(s):
+    """Without hypothesis: the scipy path's output and its gradients w.r.t. x, W and b equal
+    the dense path's and the float64 definition y = x (W ⊙ m) + b (Eq. 1), in float32."""
+    rng = np.random.default_rng(12)
+    B, T, n_in, n_out = 3, 5, 24, 40
+    w = masked_param(rng, (n_in, n_out), s, np.float32)
+    b = Parameter(rng.standard_normal(n_out).astype(np.float32))
+    x = rng.standard_normal((B, T, n_in)).astype(np.float32)
+    g = rng.standard_normal((B, T, n_out)).astype(np.float32)  # random upstream gradient
+    results = {}
+    for backend in ("dense", "scipy"):
+        xt = Tensor(x.copy(), requires_grad=True)
+        w.grad = b.grad = None
+        with sparse.use_backend(backend):
+            y = sparse.masked_linear(xt, w, b)
+        y.backward(g)
+        results[backend] = {"y": y.data, "dx": xt.grad, "dw": w.grad, "db": b.grad}
+    wm = w.data.astype(np.float64) * w.mask  # (in, out), m ⊙ θ
+    x2, g2 = x.reshape(-1, n_in).astype(np.float64), g.reshape(-1, n_out).astype(np.float64)  # (B, T, C) -> (B*T, C)
+    reference = {
+        "y": (x2 @ wm + b.data).reshape(B, T, n_out),
+        "dx": (g2 @ wm.T).reshape(B, T, n_in),
+        "dw": (x2.T @ g2) * w.mask,
+        "db": g2.sum(axis=0),
+    }
+    for name, ref in reference.items():
+        dense, scipy_ = results["dense"][name], results["scipy"][name]
+        assert dense.dtype == scipy_.dtype == np.float32 and dense.shape == scipy_.shape == ref.shape, name
+        np.testing.assert_allclose(scipy_, dense, rtol=1e-5, atol=1e-5, err_msg=name)
+        np.testing.assert_allclose(scipy_, ref, rtol=1e-5, atol=1e-5, err_msg=name)
+    assert np.all(results["scipy"]["dw"][~w.mask] == 0) and np.all(results["dense"]["dw"][~w.mask] == 0)
+
+
 def test_sampled_matmul_chunks_agree(monkeypatch):
     rng = np.random.default_rng(4)
     a, b = rng.standard_normal((7, 11)), rng.standard_normal((5, 11))
