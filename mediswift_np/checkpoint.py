@@ -3,7 +3,8 @@
 A checkpoint is a directory::
 
     DIR/state.json           the manifest: format version, configs, step, RNG states,
-                             losses, and the name + SHA-256 of the array file
+                             losses, the name + SHA-256 of the array file and the
+                             SHA-256 of each tokenizer file
     DIR/arrays-000300.npz    weights, masks (mask/<name>), AdamW moments (adam/m/<name>,
                              adam/v/<name>, adam/t), any extra arrays (e.g. soft prompts)
     DIR/tokenizer/           bpecodes + dict.txt (fastBPE files)
@@ -11,11 +12,16 @@ A checkpoint is a directory::
 Writing order makes a crash at any moment harmless: the new array file (a new name,
 written atomically), then the tokenizer, then ``state.json`` (atomically replaced), and
 only then the previous array file is deleted. Until ``state.json`` is replaced it still
-names the previous, complete array file. Loading checks the manifest's hash, so a
-truncated or swapped array file is reported, never silently used; arrays load with
-``allow_pickle=False``, so a checkpoint can never run code.
+names the previous, complete array file. Loading checks the manifest's hashes, so a
+truncated or swapped array file, or an edited tokenizer file, is reported, never silently
+used; arrays load with ``allow_pickle=False``, so a checkpoint can never run code.
+``save`` refuses arrays holding NaN or ±inf: a diverged run never overwrites a good
+checkpoint with a useless one.
 
 Does not handle: sharded checkpoints, or loading a checkpoint of another format version.
+Checkpoints written before tokenizer hashes were recorded (no ``tokenizer_sha256`` in
+``state.json``) still load; their tokenizer files are then only checked against the
+model's vocabulary size.
 """
 
 from __future__ import annotations
@@ -33,10 +39,12 @@ from .errors import UserError
 from .fileio import atomic_savez, atomic_write_json
 from .model import GPT
 from .tokenizer import Tokenizer
+from .tokenizer.files import BPECODES, DICT_TXT
 
 FORMAT_VERSION = 1
 STATE_FILE = "state.json"
 TOKENIZER_DIR = "tokenizer"
+TOKENIZER_FILES = (BPECODES, DICT_TXT)  # each hashed in the manifest under "tokenizer_sha256"
 PROMPT_KEY = "prompt/embeddings"  # a fine-tuned soft prompt (P, C); finetune writes it, interop exports it
 
 
@@ -63,8 +71,27 @@ def model_arrays(model: GPT, optimizer=None) -> dict[str, np.ndarray]:
     return arrays
 
 
+def first_nonfinite(arrays: dict[str, np.ndarray]) -> str | None:
+    """The name of the first floating-point array holding NaN or ±inf, or None if all are finite.
+
+    Example:
+        >>> first_nonfinite({"w": np.ones(2), "mask/w": np.ones(2, bool), "b": np.array([0.0, np.nan])})
+        'b'
+    """
+    for name, a in arrays.items():
+        if np.issubdtype(a.dtype, np.floating) and not np.isfinite(a).all():
+            return name
+    return None
+
+
 def save(directory, arrays: dict[str, np.ndarray], state: dict[str, Any], tokenizer: Tokenizer | None = None) -> Path:
-    """Write a checkpoint atomically (see the module docstring for the order)."""
+    """Write a checkpoint atomically (see the module docstring for the order).
+
+    Refuses, before writing anything, arrays that hold NaN or ±inf.
+    """
+    bad = first_nonfinite(arrays)
+    if bad is not None:
+        raise CheckpointError(f"refusing to save a checkpoint to {directory}: {bad} holds NaN or infinite values")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     previous = _read_manifest(directory / STATE_FILE) if (directory / STATE_FILE).is_file() else None
@@ -73,9 +100,12 @@ def save(directory, arrays: dict[str, np.ndarray], state: dict[str, Any], tokeni
     if previous is not None and previous.get("array_file") == array_file:
         array_file = f"{stem}b.npz"  # never overwrite the file in use
     atomic_savez(directory / array_file, arrays)
+    manifest = {"format_version": FORMAT_VERSION, **state, "array_file": array_file, "array_sha256": _sha256(directory / array_file)}
     if tokenizer is not None:
         tokenizer.save(directory / TOKENIZER_DIR)
-    manifest = {"format_version": FORMAT_VERSION, **state, "array_file": array_file, "array_sha256": _sha256(directory / array_file)}
+        manifest["tokenizer_sha256"] = {name: _sha256(directory / TOKENIZER_DIR / name) for name in TOKENIZER_FILES}
+    elif previous is not None and "tokenizer_sha256" in previous:  # the tokenizer files already there stay as they are
+        manifest["tokenizer_sha256"] = previous["tokenizer_sha256"]
     atomic_write_json(directory / STATE_FILE, manifest)
     if previous is not None and previous.get("array_file") not in (None, array_file):
         (directory / previous["array_file"]).unlink(missing_ok=True)
@@ -117,19 +147,31 @@ def load(directory) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
 
 
 def load_tokenizer(directory) -> Tokenizer:
+    """The checkpoint's tokenizer, its files checked against the hashes in ``state.json``."""
     path = Path(directory) / TOKENIZER_DIR
     if not path.is_dir():
         raise CheckpointError(f"checkpoint {directory} has no tokenizer/ folder")
+    manifest = Path(directory) / STATE_FILE
+    hashes = _read_manifest(manifest).get("tokenizer_sha256", {}) if manifest.is_file() else {}  # {} = an older checkpoint
+    for name, sha256 in hashes.items():
+        if not (path / name).is_file():
+            raise CheckpointError(f"checkpoint {directory} is incomplete: {TOKENIZER_DIR}/{name} is missing")
+        if _sha256(path / name) != sha256:
+            raise CheckpointError(f"{path / name}: modified since the checkpoint was saved (SHA-256 does not match {STATE_FILE})")
     return Tokenizer.load(path)
+
+
+def model_config(state: dict[str, Any]) -> GPTConfig:
+    """The ``GPTConfig`` stored in ``state['model']``."""
+    try:
+        return GPTConfig.from_dict(state["model"])
+    except (KeyError, TypeError) as e:
+        raise CheckpointError(f"checkpoint state has no valid model config ({e})") from None
 
 
 def restore_model(arrays: dict[str, np.ndarray], state: dict[str, Any]) -> GPT:
     """Rebuild the GPT described by ``state['model']`` with its weights and masks."""
-    try:
-        cfg = GPTConfig.from_dict(state["model"])
-    except (KeyError, TypeError) as e:
-        raise CheckpointError(f"checkpoint state has no valid model config ({e})") from None
-    model = GPT(cfg)
+    model = GPT(model_config(state))
     weights = {k: v for k, v in arrays.items() if "/" not in k}  # masks, optimizer state etc. are "kind/name"
     model.load_state_dict(weights)
     for name, p in model.named_parameters():
@@ -141,13 +183,21 @@ def restore_model(arrays: dict[str, np.ndarray], state: dict[str, Any]) -> GPT:
     return model
 
 
+def load_with_tokenizer(directory) -> tuple[dict[str, np.ndarray], dict[str, Any], Tokenizer]:
+    """(arrays, state, tokenizer) of a checkpoint, with the vocabulary sizes checked.
+
+    The tokenizer must have exactly the model's ``vocab_size`` entries (a fine-tuned soft
+    prompt, ``prompt/embeddings``, adds virtual tokens after them, never to the vocabulary).
+    """
+    arrays, state = load(directory)
+    tokenizer = load_tokenizer(directory)
+    vocab_size = model_config(state).vocab_size
+    if tokenizer.vocab_size != vocab_size:
+        raise CheckpointError(f"checkpoint {directory}: tokenizer has {tokenizer.vocab_size} entries, model vocab_size is {vocab_size}")
+    return arrays, state, tokenizer
+
+
 def load_model(directory) -> tuple[GPT, Tokenizer, dict[str, Any]]:
     """(model, tokenizer, state) of a checkpoint directory, with vocabulary sizes checked."""
-    arrays, state = load(directory)
-    model = restore_model(arrays, state)
-    tokenizer = load_tokenizer(directory)
-    if tokenizer.vocab_size != model.config.vocab_size:
-        raise CheckpointError(
-            f"checkpoint {directory}: tokenizer has {tokenizer.vocab_size} entries, model vocab_size is {model.config.vocab_size}"
-        )
-    return model, tokenizer, state
+    arrays, state, tokenizer = load_with_tokenizer(directory)
+    return restore_model(arrays, state), tokenizer, state

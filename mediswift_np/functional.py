@@ -338,7 +338,8 @@ def causal_self_attention(
     k and v may be longer than q (Tk > T: keys of earlier tokens from a KV cache).
     ``key_mask`` (B, Tk), optional: False marks padding that no query may attend to.
     FLOPs are recorded under the sub-scopes ``logits``, ``softmax`` and ``values``, the
-    names of the analytic terms (Hoffmann et al. App. F).
+    names of the analytic terms (Hoffmann et al. App. F), and ``scale`` (q/√hs, which
+    the analytic formula leaves out).
     """
     p = dropout_p if training else 0.0
     if p > 0.0 and rng is None:

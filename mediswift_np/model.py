@@ -15,8 +15,8 @@ embeddings. Token ids ``V .. V+P-1`` in ``idx`` select its rows, so a sequence
 
 FLOPs are recorded under the analytic term names (see :mod:`mediswift_np.flops`):
 embeddings, attention.qkv, attention.logits, attention.softmax, attention.values,
-attention.output, mlp, final_logits -- plus layernorm, residual and loss, which the
-analytic formula leaves out.
+attention.output, mlp, final_logits -- plus attention.scale (q/√hs), layernorm,
+residual and loss, which the analytic formula leaves out (see flop_audit.py).
 
 Does not handle: sequences longer than ``n_ctx``, key/value caching for training
 (the cache is for generation under no_grad).

@@ -5,7 +5,10 @@ Moses+BPE tokenized (the tokenizer is trained on it and saved with the checkpoin
 turned into one id stream with 3% held out for validation (Table 1), and a GPT-3
 decoder minimises the next-token loss of Eq. 1 with a static random mask on the six
 matrices of every block (``--sparsity``), using AdamW with linear warmup over 10% of
-the steps and cosine decay to 10% of the peak.
+the steps and cosine decay to 10% of the peak. Eq. 1 writes the loss as a sum over
+tokens; the code minimises the mean over the B·T tokens of a batch: the sum divided by
+a constant, so the same minimiser, with gradients B·T times smaller (AdamW's step does
+not depend on that scale; the gradient-clipping threshold ``--grad-clip`` does).
 
 ``--tiny`` is the classroom recipe: the embedded synthetic biomedical corpus and a
 ~1M-parameter model, in well under a minute on two cores. ``--model med|large|xl`` builds
@@ -16,11 +19,18 @@ Tiny models learn better at a larger peak learning rate than the paper's 2e-4 (c
 for 302M-1.2B models), so ``--tiny`` defaults to 2e-3; the schedule's shape is the
 paper's. FLOPs: ``flops_counted`` is what the engine executed in forward + backward
 passes (optimizer excluded); ``flops_analytic`` is Hoffmann et al.'s formula for the same
-tokens (see mediswift_np.flops and tests/test_flops_counted.py for how they differ).
+tokens (see mediswift_np.flops, mediswift_np.flop_audit and tests/test_flop_audit.py for
+how they differ).
 
 Checkpoints (see checkpoint.py) hold everything needed to continue bit-identically
 with ``--resume DIR``: weights, masks, AdamW moments and step, both RNG states, the
-loss history and the tokenizer.
+loss history and the tokenizer. A run that diverges (a NaN or infinite training or
+validation loss, or weights) stops with an error before it saves; the error names the
+last good checkpoint of the run, if one was saved.
+
+``--sparse-backend`` holds only for the run: ``train`` restores the previous masked-matmul
+path when it returns or fails (``sparse.use_backend``), so a notebook's later cells keep
+theirs.
 
 Does not handle: multiple processes, gradient accumulation, mixed precision.
 """
@@ -60,7 +70,7 @@ from .tokenizer import Tokenizer
 
 
 class TrainingDiverged(UserError):
-    """The loss became NaN or infinite."""
+    """The loss or the weights became NaN or infinite."""
 
 
 @dataclass(frozen=True)
@@ -140,10 +150,13 @@ def load_texts(cfg: PretrainConfig) -> list[str]:
 
 
 def evaluate(model: GPT, stream: np.ndarray, cfg: PretrainConfig) -> float:
-    """Mean next-token loss over the first ``eval_batches`` validation batches (deterministic)."""
+    """Mean next-token loss over the first ``eval_batches`` validation batches (deterministic).
+
+    A diverged model gives NaN or inf here without warnings; ``train`` checks the value.
+    """
     total, n = 0.0, 0
     model.eval()
-    with no_grad():
+    with no_grad(), np.errstate(over="ignore", invalid="ignore"):
         for i, (x, y) in enumerate(iterate_val_batches(stream, cfg.batch_size, cfg.seq_len)):
             if i == cfg.eval_batches:
                 break
@@ -160,14 +173,20 @@ def train(
     """Run (or continue) pre-training and return the summary written to ``out``.
 
     ``stop_after`` ends the session after that many steps in total (saving a checkpoint
-    to resume from) without changing the planned schedule of ``cfg.steps``.
+    to resume from) without changing the planned schedule of ``cfg.steps``. The sparse
+    backend ``cfg.sparse_backend`` is used for this run only.
     """
-    start = time.perf_counter()
     cfg = cfg.validate()  # also resolves seq_len 0 to the model context
+    with sparse.use_backend(cfg.sparse_backend):  # the previous path comes back afterwards
+        return _train(cfg, out, resume, progress, stop_after)
+
+
+def _train(cfg: PretrainConfig, out: Path, resume: Path | None, progress: bool, stop_after: int | None) -> dict[str, Any]:
+    """The body of ``train``, for a validated ``cfg``."""
+    start = time.perf_counter()
     texts = load_texts(cfg)
     if resume is not None:
-        arrays, state = checkpoint.load(resume)
-        tokenizer = checkpoint.load_tokenizer(resume)
+        arrays, state, tokenizer = checkpoint.load_with_tokenizer(resume)
     else:
         arrays, state = None, {}
         tokenizer = Tokenizer.train(texts, cfg.merges, progress=progress)
@@ -182,7 +201,6 @@ def train(
     data_rng = np.random.default_rng([cfg.seed, 2])
     mask_rng = np.random.default_rng([cfg.seed, 4])  # SET's random growth
     dst_cfg = cfg.dst_config()
-    sparse.set_backend(cfg.sparse_backend)
     if arrays is None:
         model = GPT(model_cfg, seed=cfg.seed)
         if cfg.sparsity > 0:
@@ -200,13 +218,29 @@ def train(
         mask_rng.bit_generator.state = state["mask_rng"]
         model.dropout_rng.bit_generator.state = state["dropout_rng"]
 
+    last_good = (resume, state["step"]) if resume is not None else None  # (directory, step) of this run's last save
+
+    def diverged(what: str, step: int) -> TrainingDiverged:
+        kept = f"last good checkpoint (step {last_good[1]}) kept in {last_good[0]}" if last_good else "no checkpoint was saved"
+        return TrainingDiverged(f"{what} at step {step}; {kept} (try a lower --lr)")
+
+    def check_loss(name: str, value: float, step: int) -> None:
+        if not math.isfinite(value):
+            raise diverged(f"{name} became {value}", step)
+
     def save(step: int) -> None:
+        nonlocal last_good
+        arrays = checkpoint.model_arrays(model, opt)
+        bad = checkpoint.first_nonfinite(arrays)  # never save a diverged model (checkpoint.save refuses it too)
+        if bad is not None:
+            raise diverged(f"{bad} became NaN or infinite", step)
         state.update(
             step=step, kind="pretrain", pretrain=dataclasses.asdict(cfg), model=model_cfg.to_dict(),
             data_rng=data_rng.bit_generator.state, dropout_rng=model.dropout_rng.bit_generator.state,
             mask_rng=mask_rng.bit_generator.state,
         )  # fmt: skip
-        checkpoint.save(out, checkpoint.model_arrays(model, opt), state, tokenizer)
+        checkpoint.save(out, arrays, state, tokenizer)
+        last_good = (out, step)
 
     bar = tqdm(range(state["step"], cfg.steps), desc="pre-training", unit="step", disable=not progress, initial=state["step"], total=cfg.steps)
     for step in bar:
@@ -217,8 +251,7 @@ def train(
             _, loss = model(x, y)  # Eq. 1 with m ⊙ θ
             loss.backward()
         value = loss.item()
-        if not math.isfinite(value):
-            raise TrainingDiverged(f"loss became {value} at step {step}; last good checkpoint kept in {out} (try a lower --lr)")
+        check_loss("loss", value, step)
         lr = lr_schedule(step, cfg.steps, peak=cfg.lr)  # App. A.1: 10% linear warmup, cosine to 10%
         with np.errstate(over="ignore", invalid="ignore"):
             opt.clip_grad_norm()
@@ -231,7 +264,9 @@ def train(
         state["train_losses"].append(value)
         bar.set_postfix(loss=f"{value:.3f}", lr=f"{lr:.2e}")
         if cfg.eval_every and (step + 1) % cfg.eval_every == 0 and step + 1 < cfg.steps:
-            state["val_losses"].append([step + 1, evaluate(model, val_ids, cfg)])
+            val = evaluate(model, val_ids, cfg)
+            check_loss("validation loss", val, step + 1)
+            state["val_losses"].append([step + 1, val])
         if cfg.save_every and (step + 1) % cfg.save_every == 0 and step + 1 < cfg.steps:
             save(step + 1)
         if stop_after is not None and step + 1 == stop_after and step + 1 < cfg.steps:
@@ -241,6 +276,7 @@ def train(
     bar.close()
 
     final = evaluate(model, val_ids, cfg)
+    check_loss("validation loss", final, cfg.steps)
     if not state["val_losses"] or state["val_losses"][-1][0] != cfg.steps:
         state["val_losses"].append([cfg.steps, final])
     tokens = cfg.steps * cfg.batch_size * cfg.seq_len
@@ -337,7 +373,7 @@ RESUME_KEYS = ("pretrain", "model", "step", "data_rng", "mask_rng", "dropout_rng
 
 def resumable_state(directory: Path) -> dict[str, Any]:
     """The state of a pre-training checkpoint to continue; a missing entry is a one-line error naming it."""
-    _, state = checkpoint.load(directory)
+    _, state, _ = checkpoint.load_with_tokenizer(directory)  # the whole checkpoint is verified before anything else
     if state.get("kind") != "pretrain":
         raise UserError(f"{directory} is not a pre-training checkpoint")
     where = Path(directory) / checkpoint.STATE_FILE

@@ -27,10 +27,16 @@ follow the analytic (1-s) law on either path.
 Pruned weights stay exactly 0 without special cases: their gradient is exactly 0 on
 both paths, so AdamW's moments stay 0 and its update and decay are 0 (see optim.py).
 ``densify`` removes the masks for fine-tuning (Sec. 2.2.1); the reactivated weights
-start at exactly 0 because that is what they are.
+start at exactly 0 because that is what they are. Masks may also change during training
+(SET and RigL in dst.py): a layer rebuilds its index arrays when its mask object changes
+(``layout_of``), and ``dense_weight_gradients`` gives RigL the gradient at every position.
+
+The chosen path and the dense-gradient switch are process-wide (``switches``); change
+them with the context managers ``use_backend`` and ``dense_weight_gradients``, which
+restore the previous value when the block ends, so one run never changes the next one's.
 
 Does not handle: structured (N:M, block) sparsity, per-layer sparsity schedules, or
-changing masks during training (dynamic sparse training).
+per-layer sparsity redistribution when masks change.
 """
 
 from __future__ import annotations
@@ -56,25 +62,41 @@ BACKENDS = ("auto", "dense", "scipy")
 AUTO_SCIPY_MIN_SPARSITY = 0.99
 SDDMM_CHUNK = 1 << 22  # elements gathered per chunk of the sampled weight gradient (16 MB in float32)
 
-_backend = ["auto"]
-_dense_weight_grads = [False]  # RigL update steps need the dense weight gradient (dst.py)
+
+@dataclass
+class Switches:
+    """The process-wide choices every masked layer reads when it runs."""
+
+    backend: str = "auto"  # the masked-matmul path: auto, dense or scipy
+    dense_weight_grads: bool = False  # RigL update steps need the dense weight gradient (dst.py)
+
+
+switches = Switches()  # change only through the context managers below (they restore it)
+
+
+def check_backend(name: str) -> None:
+    if name not in BACKENDS:
+        raise UserError(f"unknown sparse backend {name!r}; choose from {', '.join(BACKENDS)}")
 
 
 def set_backend(name: str) -> None:
-    """Choose the masked-matmul path for all sparse layers: auto, dense or scipy."""
-    if name not in BACKENDS:
-        raise UserError(f"unknown sparse backend {name!r}; choose from {', '.join(BACKENDS)}")
-    _backend[0] = name
+    """Choose the masked-matmul path for all sparse layers from now on: auto, dense or scipy.
+
+    Prefer ``with use_backend(name):``, which puts the previous path back afterwards.
+    """
+    check_backend(name)
+    switches.backend = name
 
 
 @contextmanager
 def use_backend(name: str) -> Iterator[None]:
-    previous = _backend[0]
-    set_backend(name)
+    """Inside the block, masked layers run on path ``name``; on exit the previous path is back."""
+    check_backend(name)
+    previous, switches.backend = switches.backend, name
     try:
         yield
     finally:
-        _backend[0] = previous
+        switches.backend = previous
 
 
 @contextmanager
@@ -84,12 +106,13 @@ def dense_weight_gradients() -> Iterator[None]:
     It is stored on the layer's layout (``layout_of(p).dense_grad``) for RigL's grow step;
     the parameter's own ``.grad`` stays masked. Costs 2·N·in·out instead of 2·nnz·N FLOPs
     for that product (counted as ``matmul``), which is why RigL does it only every ΔT steps.
+    On exit the switch returns to its previous value (so nested blocks keep the outer one on).
     """
-    _dense_weight_grads[0] = True
+    previous, switches.dense_weight_grads = switches.dense_weight_grads, True
     try:
         yield
     finally:
-        _dense_weight_grads[0] = False
+        switches.dense_weight_grads = previous
 
 
 def random_mask(shape: tuple[int, int], sparsity: float, rng: np.random.Generator) -> np.ndarray:
@@ -255,7 +278,7 @@ class MaskedLinear(Function):
         g2 = g.reshape(-1, g.shape[-1])  # (N, out)
         N = g2.shape[0]
         dx = dw = db = None
-        dense_grad = _dense_weight_grads[0] and self.needs_grad[1]
+        dense_grad = switches.dense_weight_grads and self.needs_grad[1]
         if self.backend == "scipy":
             gt = transposed_copy(g2)  # (out, N)
             if self.needs_grad[0]:
@@ -286,8 +309,9 @@ class MaskedLinear(Function):
 
 
 def choose_backend(layout: SparseLayout) -> str:
-    if _backend[0] != "auto":
-        return _backend[0]
+    """The path a layer runs on: the chosen one, or for ``auto`` the one its sparsity favours."""
+    if switches.backend != "auto":
+        return switches.backend
     return "scipy" if layout.sparsity >= AUTO_SCIPY_MIN_SPARSITY else "dense"
 
 

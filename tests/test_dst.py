@@ -152,3 +152,24 @@ def test_dynamic_method_needs_sparsity():
         PretrainConfig(sparse_method="rigl").validate()
     with pytest.raises(UserError, match="unknown sparse method"):
         PretrainConfig(sparsity=0.5, sparse_method="snip").validate()
+
+
+def test_nested_dense_weight_gradients_keep_the_outer_switch_on():
+    """Leaving an inner ``dense_weight_gradients`` block restores the outer value (on), not off."""
+    model = sparse_model()
+    layouts = [sparse.layout_of(p) for p in model.parameters() if p.mask is not None]
+    x = np.random.default_rng(5).integers(0, MICRO.vocab_size, (2, 8))
+    with sparse.dense_weight_gradients():
+        with sparse.dense_weight_gradients():
+            pass
+        assert sparse.switches.dense_weight_grads is True
+        _, loss = model(x, np.roll(x, -1, 1))
+        loss.backward()
+    assert sparse.switches.dense_weight_grads is False
+    for p, layout in zip([p for p in model.parameters() if p.mask is not None], layouts):
+        assert layout.dense_grad is not None and layout.dense_grad.shape == p.shape
+        np.testing.assert_array_equal(np.where(p.mask, layout.dense_grad, 0), p.grad)  # masked part = the parameter's gradient
+    fresh = sparse_model()
+    _, loss = fresh(x, np.roll(x, -1, 1))
+    loss.backward()
+    assert all(sparse.layout_of(p).dense_grad is None for p in fresh.parameters() if p.mask is not None)

@@ -348,10 +348,59 @@ def test_report_counts_unparseable_answers_in_their_true_class(sparse_ckpt, monk
             f"{n['no']} correct, maybe {n['maybe']} gold / {n['maybe']} predicted / {n['maybe']} correct") in report
 
 
-def test_hoc_run_reports_sentence_level(sparse_ckpt):
-    s = finetune(FinetuneConfig(task="hoc", init=str(sparse_ckpt), **SMALL_FT), progress=False)
-    assert s["level"] == "sentence-level" and s["prompt_length"] == 1 and 0 <= s["micro_f1"] <= 1
-    assert set(s["per_class"]) == set(HOC.labels) and s["majority_label"] == "empty"
+def test_hoc_run_reports_sentence_level(sparse_ckpt, tmp_path, monkeypatch):
+    """The summary's micro-F1, per-class counts and majority baseline, recomputed with sklearn
+    from the written prediction file and the gold test labels (BioGPT's hard match: lines
+    split on '|', micro-F1 over the 11 classes, unknown pieces such as 'failed' ignored);
+    once for a real run, once with fixed answers (training skipped) whose micro-F1 is in (0, 1)."""
+    skm = pytest.importorskip("sklearn.metrics")
+    MultiLabelBinarizer = pytest.importorskip("sklearn.preprocessing").MultiLabelBinarizer
+    from mediswift_np.tasks import evaluation
+
+    cfg = FinetuneConfig(task="hoc", init=str(sparse_ckpt), **SMALL_FT)
+    stage = load_stages("hoc", (), synthetic_sizes=(cfg.n_train, cfg.n_val, cfg.n_test), seed=cfg.seed)[-1]
+    gold = [ex.label for ex in stage.test]
+    classes = list(HOC.labels)
+    assert len(classes) == 11
+    mlb = MultiLabelBinarizer(classes=classes).fit([classes])
+
+    def indicator(lines):
+        return mlb.transform([{piece.strip() for piece in line.split("|")} & set(classes) for line in lines])
+
+    def check_against_sklearn(s, out):
+        pred = (out / "test_predictions_seed0.txt").read_text(encoding="utf-8").splitlines()
+        assert len(pred) == len(gold) == s["n_test"] == 16
+        y_true, y_pred = indicator(gold), indicator(pred)
+        expected = skm.f1_score(y_true, y_pred, average="micro", zero_division=0)
+        assert s["micro_f1_per_seed"] == [s["micro_f1"]] and s["micro_f1"] == pytest.approx(expected, abs=1e-12)
+        for j, c in enumerate(classes):  # per class: [[tn, fp], [fn, tp]]
+            (_, fp), (fn, tp) = skm.multilabel_confusion_matrix(y_true, y_pred)[j]
+            assert s["per_class"][c] == {"gold": int(tp + fn), "predicted": int(tp + fp), "correct": int(tp)}, c
+        # majority baseline: the most frequent training label line, predicted for every test sentence
+        counts = {}
+        for ex in stage.train:
+            counts[ex.label] = counts.get(ex.label, 0) + 1
+        assert s["majority_label"] == "empty" == max(sorted(counts), key=counts.get)
+        majority = skm.f1_score(y_true, indicator(["empty"] * len(gold)), average="micro", zero_division=0)
+        assert s["majority_micro_f1"] == pytest.approx(majority, abs=1e-12)
+        return pred, expected
+
+    s = finetune(cfg, tmp_path / "run", progress=False)
+    assert s["level"] == "sentence-level" and s["prompt_length"] == 1 and set(s["per_class"]) == set(classes)
+    check_against_sklearn(s, tmp_path / "run")
+
+    # Fixed answers: right, right plus a wrong extra class, a wrong class, unparseable, in turn.
+    def answer(i, label):
+        other = classes[(classes.index(label.split("|")[0]) + 1) % 11]
+        return [label, f"{label}|{other}", other, "failed"][i % 4]
+
+    fixed = [answer(i, g) for i, g in enumerate(gold)]
+    skipped = {"best_epoch": 1, "epochs_run": 1, "steps": 0, "val_score": 0.0, "val_loss": 0.0, "history": [], "flops": 0}
+    monkeypatch.setattr(finetune_module, "train_stage", lambda *args, **kwargs: skipped)
+    monkeypatch.setattr(evaluation, "predict", lambda model, encoder, prompt, exs, progress=False, desc="": ([answer(i, e.label) for i, e in enumerate(exs)], [""] * len(exs), 0))
+    s = finetune(cfg, tmp_path / "fixed", progress=False)
+    pred, expected = check_against_sklearn(s, tmp_path / "fixed")
+    assert pred == fixed and 0 < expected < 1 and s["unparseable"] == 4
 
 
 def run_cli(*args):
@@ -426,3 +475,54 @@ def test_fine_tuning_reads_only_positions_that_pre_training_trained(tmp_path):
             assert n_context + enc.target_budget - 1 <= length  # greedy answers stop within the budget
     summary = finetune(FinetuneConfig(init=str(out), **SMALL_FT), None, progress=False)
     assert summary["context_length"] == 48
+
+
+# ----------------------------------------------------------------------------- divergence and what is loaded
+
+ONE_STEP_FT = dict(n_train=10, n_val=6, n_test=6, epochs=1, seeds=1)  # 10 examples, batch 16: one update per epoch
+
+
+def test_weights_that_overflow_in_the_last_update_are_never_saved(sparse_ckpt, tmp_path):
+    """The loss of every step was finite; the update after it made the weights infinite."""
+    out = tmp_path / "o"
+    with pytest.raises(finetune_module.TrainingDiverged) as err:
+        finetune(FinetuneConfig(init=str(sparse_ckpt), **ONE_STEP_FT, lr=3e38), out, progress=False)
+    assert str(err.value) == "stage 1/1 seed 0 bs 16 lr 3e+38: transformer.wte.weight became NaN or infinite in epoch 1 (try a lower --lr)"
+    assert not out.exists()
+
+
+def test_a_nan_validation_loss_is_one_error_line_and_writes_nothing(sparse_ckpt, tmp_path):
+    """Huge but finite weights give a NaN validation loss: exit 2, no NaN checkpoint, no JSON crash."""
+    flags = [a for k, v in ONE_STEP_FT.items() for a in (f"--{k.replace('_', '-')}", str(v))]
+    proc = run_cli("--task", "pubmedqa", "--init", str(sparse_ckpt), "--synthetic", "--json", "--quiet", "--out", str(tmp_path / "o"), *flags, "--lr", "1e30")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == "error: stage 1/1 seed 0 bs 16 lr 1e+30: validation loss became nan in epoch 1 (try a lower --lr)\n"
+    assert not (tmp_path / "o").exists()
+
+
+def test_load_init_checks_the_vocabulary(sparse_ckpt, tmp_path):
+    """A checkpoint whose (consistently hashed) tokenizer is not the model's: refused at load time."""
+    from mediswift_np.tokenizer import Tokenizer
+
+    arrays, state = checkpoint.load(sparse_ckpt)
+    other = Tokenizer.train(["Aspirin lowers fever in mice.", "Fever rises in mice."] * 4, 12, progress=False)
+    checkpoint.save(tmp_path / "mixed", arrays, state, other)
+    message = f"checkpoint {tmp_path / 'mixed'}: tokenizer has {other.vocab_size} entries, model vocab_size is {state['model']['vocab_size']}"
+    for load in (load_init, load_finetuned):
+        with pytest.raises(checkpoint.CheckpointError) as err:
+            load(str(tmp_path / "mixed"))
+        assert str(err.value) == message
+    proc = run_cli("--task", "pubmedqa", "--init", str(tmp_path / "mixed"), "--out", str(tmp_path / "o"), "--quiet")
+    assert proc.returncode == 2 and proc.stderr == f"error: {message}\n" and not (tmp_path / "o").exists()
+
+
+def test_an_emptied_bpecodes_is_refused(sparse_ckpt, tmp_path):
+    """The vocabulary size is unchanged, so only the manifest's hash of bpecodes catches it."""
+    import shutil
+
+    bad = tmp_path / "ckpt"
+    shutil.copytree(sparse_ckpt, bad)
+    (bad / "tokenizer" / "bpecodes").write_text("")
+    proc = run_cli("--task", "pubmedqa", "--init", str(bad), "--synthetic", "--out", str(tmp_path / "o"), "--quiet")
+    assert proc.returncode == 2 and not (tmp_path / "o").exists()
+    assert proc.stderr == f"error: {bad / 'tokenizer' / 'bpecodes'}: modified since the checkpoint was saved (SHA-256 does not match state.json)\n"

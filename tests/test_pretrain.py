@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mediswift_np import checkpoint, flops
+from mediswift_np import checkpoint
 from mediswift_np.pretrain import PretrainConfig, train
 
 SMALL = dict(steps=40, batch_size=8, seq_len=32, n_docs=300, merges=200, eval_batches=2, eval_every=20, lr=5e-3)
@@ -52,7 +52,15 @@ def test_sparse_run_learns_and_reports(tmp_path):
     assert abs(s["initial_loss"] - s["ln_vocab"]) < 0.1  # starts at ≈ ln V (see test_model)
     assert s["tokens"] == 40 * 8 * 32
     model_cfg = cfg.model_config(s["vocab_size"])
-    assert s["flops_analytic"] == flops.training_flops(model_cfg, 32, 0.5, tokens=s["tokens"])
+    # Hoffmann et al. App. F per token, written out for the tiny preset actually trained
+    # (L = 4, d = 128, h = 4, d_ff = 4d; config.PRESETS) at S = 32, s = 0.5, V from the run:
+    #   forward/token = 2Vd (embedding) + L [24 d² (1-s) (q,k,v,out,fc,proj) + 4 S d (KQᵀ, ·V) + 3 h S (softmax)] + 2dV
+    #   training = 3 × forward, except the embedding lookup's backward is 1 × (paper convention)
+    L, d, h, S, sp, V = 4, 128, 4, 32, 0.5, s["vocab_size"]
+    assert (model_cfg.n_layer, model_cfg.n_embd, model_cfg.n_head, model_cfg.vocab_size) == (L, d, h, V)
+    per_layer = 24 * d * d * (1 - sp) + 4 * S * d + 3 * h * S
+    per_token = 2 * (2 * V * d) + 3 * (L * per_layer + 2 * d * V)  # = 10 V d + 3 L (...)
+    assert s["flops_analytic"] == pytest.approx(per_token * 40 * 8 * 32, rel=1e-12)  # × tokens = steps × B × S
     model, tok, state = checkpoint.load_model(tmp_path / "run")
     masked = [p for p in model.parameters() if p.mask is not None]
     assert len(masked) == 4 * model_cfg.n_layer and all(np.all(p.data[~p.mask] == 0) for p in masked)
@@ -104,10 +112,48 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path):
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     out = tmp_path / "diverge"
     proc = run_cli("--quiet", "--out", str(out), "--save-every", "1", *cli_args({**SMALL, "lr": 1e30, "steps": 20}), check=False)
-    assert proc.returncode == 2
-    assert proc.stderr.count("\n") == 1 and "loss became" in proc.stderr and "last good checkpoint" in proc.stderr
-    _, state = checkpoint.load(out)  # loads cleanly
-    assert all(math.isfinite(v) for v in state["train_losses"])
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == f"error: loss became nan at step 1; last good checkpoint (step 1) kept in {out} (try a lower --lr)\n"
+    arrays, state = checkpoint.load(out)  # loads cleanly: the step-1 checkpoint the message names
+    assert state["step"] == 1 and all(math.isfinite(v) for v in state["train_losses"])
+    assert checkpoint.first_nonfinite(arrays) is None
+
+
+def test_one_diverging_step_writes_nothing_and_prints_one_error_line(tmp_path):
+    """The update of the last step diverges: the final validation loss is NaN, so nothing is
+    saved (no NaN checkpoint, no NaN in state.json) and --json prints no summary."""
+    out = tmp_path / "diverge"
+    proc = run_cli("--json", "--quiet", "--out", str(out), *cli_args({**SMALL, "lr": 1e30, "steps": 1}), check=False)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == "error: validation loss became nan at step 1; no checkpoint was saved (try a lower --lr)\n"
+    assert not out.exists()
+
+
+def test_non_finite_weights_are_never_saved(tmp_path):
+    """An update that overflows the weights to inf is caught before the save of that step."""
+    from mediswift_np.pretrain import TrainingDiverged
+
+    out = tmp_path / "diverge"
+    with pytest.raises(TrainingDiverged) as err:
+        train(PretrainConfig(**{**SMALL, "lr": 3e38, "steps": 20, "save_every": 1}), out, progress=False)
+    assert str(err.value) == "transformer.wte.weight became NaN or infinite at step 1; no checkpoint was saved (try a lower --lr)"
+    assert not out.exists()
+
+
+def test_the_sparse_backend_holds_only_for_its_run(tmp_path):
+    """train(sparse_backend="scipy") puts the previous masked-matmul path back, also after an error."""
+    from mediswift_np import sparse
+    from mediswift_np.pretrain import TrainingDiverged
+
+    half = sparse.SparseLayout(np.arange(16).reshape(4, 4) % 2 == 0)  # s = 0.5: auto chooses dense
+    assert sparse.choose_backend(half) == "dense"
+    train(PretrainConfig(sparsity=0.5, sparse_backend="scipy", **{**SMALL, "steps": 2}), tmp_path / "a", progress=False)
+    assert sparse.choose_backend(half) == "dense" and sparse.switches.backend == "auto"
+    with sparse.use_backend("dense"):
+        with pytest.raises(TrainingDiverged):
+            train(PretrainConfig(sparsity=0.5, sparse_backend="scipy", **{**SMALL, "lr": 1e30, "steps": 1}), tmp_path / "b", progress=False)
+        assert sparse.switches.backend == "dense"
+    assert sparse.switches.backend == "auto"
 
 
 @pytest.mark.parametrize(
@@ -172,17 +218,28 @@ def test_resume_names_a_key_missing_from_state_json(saved_run, tmp_path, key):
     assert sorted(p.name for p in bad.iterdir()) == before  # nothing written
 
 
-def test_vocab_mismatch_is_rejected(saved_run, tmp_path):
+@pytest.mark.parametrize("hashed", [True, False])
+def test_vocab_mismatch_is_rejected(saved_run, tmp_path, hashed):
+    """A changed dict.txt: its hash in state.json names it; in an older checkpoint without
+    tokenizer hashes, the vocabulary size check still catches it."""
     import shutil
 
     bad = tmp_path / "vocab"
     shutil.copytree(saved_run, bad)
     dict_txt = bad / "tokenizer" / "dict.txt"
     dict_txt.write_text(dict_txt.read_text() + "zzzextra 0\n")
-    with pytest.raises(checkpoint.CheckpointError, match="tokenizer has .* entries, model vocab_size is"):
+    if not hashed:
+        state = json.loads((bad / "state.json").read_text())
+        del state["tokenizer_sha256"]
+        (bad / "state.json").write_text(json.dumps(state))
+    vocab = checkpoint.model_config(checkpoint.load(bad)[1]).vocab_size
+    message = (f"{dict_txt}: modified since the checkpoint was saved (SHA-256 does not match state.json)" if hashed
+               else f"checkpoint {bad}: tokenizer has {vocab + 1} entries, model vocab_size is {vocab}")  # fmt: skip
+    with pytest.raises(checkpoint.CheckpointError) as err:
         checkpoint.load_model(bad)
-    proc = run_cli("--resume", str(bad), check=False)
-    assert proc.returncode == 2
+    assert str(err.value) == message
+    proc = run_cli("--resume", str(bad), "--quiet", check=False)
+    assert proc.returncode == 2 and proc.stderr == f"error: {message}\n"
 
 
 def test_paper_preset_builds_and_takes_a_step():

@@ -37,6 +37,11 @@ The paper's fine-tuning (Sec. 2.2, 4, App. A.2-A.3) at whatever scale fits:
    cache runs the context once and one position per answer token; recomputing instead
    costs about (answer length) × (context length) positions (benchmarks/bench_finetune_predict.py).
 
+A run whose loss or weights become NaN or infinite (too high a learning rate) stops with
+an error: the training loss is checked every step, the weights and the validation loss
+at the end of every epoch, so no diverged epoch is kept and no diverged checkpoint is
+written.
+
 Weight decay 0.1 on the block matrices (the GPT convention of optim.py; the soft prompt,
 like the embeddings, has none); gradient clipping at global norm 1. Seeds change the
 soft-prompt initialisation and the order of the training examples; every seed starts
@@ -91,7 +96,7 @@ REVIVED_INITS = ("zero", "random")
 
 
 class TrainingDiverged(UserError):
-    """The loss became NaN or infinite."""
+    """The loss or the weights became NaN or infinite."""
 
 
 @dataclass(frozen=True)
@@ -212,8 +217,14 @@ def train_stage(model: GPT, prompt: Parameter | None, encoder: Encoder, data: Ta
             bar.set_postfix(epoch=epoch + 1, loss=f"{value:.3f}")
         model.eval()
         train_loss = float(np.mean(losses))
-        val = evaluate(model, prompt, encoder, data.val, task) if data.val else {"selection": 0.0}
-        val_loss = target_loss(model, prompt, encoder, data.val) if data.val else train_loss
+        bad = checkpoint.first_nonfinite({name: p.data for name, p in named})  # the last update may have diverged
+        if bad is not None:
+            raise TrainingDiverged(f"{desc}: {bad} became NaN or infinite in epoch {epoch + 1} (try a lower --lr)")
+        with np.errstate(over="ignore", invalid="ignore"):  # huge but finite weights: caught just below
+            val = evaluate(model, prompt, encoder, data.val, task) if data.val else {"selection": 0.0}
+            val_loss = target_loss(model, prompt, encoder, data.val) if data.val else train_loss
+        if not math.isfinite(val_loss):
+            raise TrainingDiverged(f"{desc}: validation loss became {val_loss} in epoch {epoch + 1} (try a lower --lr)")
         history.append({"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss, "val_score": val["selection"]})
         if best is None or (val["selection"], -val_loss) > (best["val_score"], -best["val_loss"]):
             best = {"epoch": epoch + 1, "val_score": val["selection"], "val_loss": val_loss, "weights": model.state_dict(),
@@ -233,9 +244,9 @@ def train_stage(model: GPT, prompt: Parameter | None, encoder: Encoder, data: Ta
 
 def load_init(path: str) -> tuple[dict[str, np.ndarray], dict[str, Any], Any]:
     """Arrays, state and tokenizer of the starting checkpoint: pre-trained, an earlier
-    fine-tuning, or imported from Hugging Face format (``python -m mediswift_np.export --import-hf``)."""
-    arrays, state = checkpoint.load(path)
-    tokenizer = checkpoint.load_tokenizer(path)
+    fine-tuning, or imported from Hugging Face format (``python -m mediswift_np.export --import-hf``).
+    Hashes and vocabulary sizes are checked here, as ``checkpoint.load_model`` does."""
+    arrays, state, tokenizer = checkpoint.load_with_tokenizer(path)
     if state.get("kind") not in ("pretrain", "finetune", "imported"):
         raise checkpoint.CheckpointError(f"{path}: not a pre-training, fine-tuning or imported checkpoint (kind {state.get('kind')!r})")
     return arrays, state, tokenizer
@@ -332,12 +343,12 @@ def save_finetuned(out: Path, run: dict[str, Any], cfg: FinetuneConfig, tokenize
 
 def load_finetuned(directory) -> tuple[GPT, Parameter | None, Any, dict[str, Any]]:
     """(model, soft prompt or None, tokenizer, state) of a fine-tuned checkpoint."""
-    arrays, state = checkpoint.load(directory)
+    arrays, state, tokenizer = checkpoint.load_with_tokenizer(directory)
     if state.get("kind") != "finetune":
         raise checkpoint.CheckpointError(f"{directory}: not a fine-tuning checkpoint")
     model = checkpoint.restore_model(arrays, state)
     prompt = Parameter(arrays[PROMPT_KEY]) if PROMPT_KEY in arrays else None
-    return model, prompt, checkpoint.load_tokenizer(directory), state
+    return model, prompt, tokenizer, state
 
 
 def finetune(cfg: FinetuneConfig, out: Path | None = None, progress: bool = True) -> dict[str, Any]:

@@ -8,8 +8,9 @@ A sequence for the decoder is, in token ids::
 The leading ``</s>`` marks a document start, as every document in the pre-training
 stream follows a ``</s>``; the final ``</s>`` teaches the model to stop, so greedy
 generation ends there. Virtual ids ``V .. V+n-1`` (V = vocabulary size) select the rows
-of the soft prompt P (n, C), learned continuous embeddings (model.py concatenates them
-under the token embeddings). With n = 0 there is no prompt and no virtual id: plain
+of the soft prompt P (n, C), learned continuous embeddings (model.py looks them up together
+with the token embeddings: row i of P for id V+i, as concat([wte, P])[ids] would, without
+building the concatenated table). With n = 0 there is no prompt and no virtual id: plain
 fine-tuning.
 
 Loss (Eq. 3): the mean negative log-likelihood of y_1..y_k and the final ``</s>`` given
