@@ -1,4 +1,4 @@
-"""Training-step throughput of the NumPy engine vs PyTorch CPU eager (SPEC targets).
+"""Training-step throughput of the NumPy engine vs PyTorch CPU eager.
 
 A step = forward + backward + global-norm clipping + AdamW update, float32, on random
 token ids. PyTorch runs twice: with ``scaled_dot_product_attention`` (its fused kernel,
@@ -33,7 +33,7 @@ from mediswift_np.model import GPT
 from mediswift_np.optim import AdamW, AdamWConfig
 from mediswift_np.runtime import keep_freed_memory
 
-CONFIGS = {  # SPEC "Targets": (config, batch size)
+CONFIGS = {  # (config, batch size)
     "tiny": (GPTConfig(vocab_size=2048, n_ctx=128, n_layer=4, n_embd=128, n_head=4), 16),
     "small": (GPTConfig(vocab_size=8192, n_ctx=256, n_layer=6, n_embd=256, n_head=8), 8),
 }

@@ -5,7 +5,7 @@ BPE entries) and a 1024-token context; d_ff = 4 * d_model (App. A.1). Table 5's
 ``n_params`` column is the *non-embedding* parameter count, 12·L·d² + 13·L·d for the
 blocks plus 2·d for the final LayerNorm (see :func:`GPTConfig.n_params`), e.g. Med: 302.3M.
 
-``tiny`` and ``small`` are the SPEC's CPU benchmark sizes.
+``tiny`` and ``small`` are CPU-sized presets (the benchmarks' sizes).
 
 Does not handle: anything but the GPT-2/GPT-3 decoder (no rotary embeddings, no MoE,
 no GQA) -- the paper uses none of them.
@@ -35,7 +35,7 @@ class GPTConfig:
     n_embd: int = 1024  # d_model (C in shape comments)
     n_head: int = 16  # nh; head size hs = n_embd // n_head
     dropout: float = 0.0  # applied to embeddings, attention probs, residual branches
-    layer_norm_eps: float = 1e-5  # SPEC stage 2
+    layer_norm_eps: float = 1e-5  # GPT-2's
     init_std: float = 0.02  # GPT-2 initialisation; residual projections scaled by 1/sqrt(2L)
 
     def __post_init__(self):
@@ -94,7 +94,7 @@ class GPTConfig:
 
 
 PRESETS: dict[str, GPTConfig] = {
-    # SPEC benchmark sizes, trainable on a laptop CPU.
+    # benchmark sizes, trainable on a laptop CPU.
     "tiny": GPTConfig(vocab_size=2048, n_ctx=128, n_layer=4, n_embd=128, n_head=4),  # 0.79M non-emb, 1.07M total
     "small": GPTConfig(vocab_size=8192, n_ctx=256, n_layer=6, n_embd=256, n_head=8),  # 4.74M non-emb, 6.90M total
     # Paper Table 5 (vocab 42,384, context 1024, d_ff = 4d).

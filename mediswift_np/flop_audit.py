@@ -1,4 +1,4 @@
-"""Counted FLOPs vs the analytic formula, reconciled term by term (SPEC stages 10-11).
+"""Counted FLOPs vs the analytic formula, reconciled term by term.
 
 The analytic counter (:mod:`mediswift_np.flops`, Hoffmann et al. App. F) is a model of
 the work: it counts the big matrix products, a 3-FLOP softmax, the embedding as a

@@ -1,4 +1,4 @@
-"""The GPT-3 decoder of MediSwift (paper Sec. 2.1, Table 5; SPEC stage 2).
+"""The GPT-3 decoder of MediSwift (paper Sec. 2.1, Table 5).
 
     tokens ─ wte + wpe ─ dropout ─┬─ L × Block ─ ln_f ─ x · wteᵀ ─ logits
                                   │  Block: x + attn(ln_1(x)),  then  x + mlp(ln_2(x))

@@ -1,4 +1,4 @@
-"""Static unstructured weight sparsity (paper Sec. 2.1, 3.3; SPEC stages 4-5).
+"""Static unstructured weight sparsity (paper Sec. 2.1, 3.3).
 
 Sparse pre-training replaces θ by m ⊙ θ (Eq. 1) for a binary mask m drawn uniformly at
 random once, at initialisation ("random pruning"), with the same sparsity s in every

@@ -85,7 +85,7 @@ def test_the_check_values_quoted_in_the_template_are_right(sol):
     assert "about 2.14 for Med at s = 0.75" in text
     assert round(sol.flop_savings(PRESETS["med"], 1024, 0.75), 2) == 2.14
     med = sol.training_flops(PRESETS["med"], 1024, 0.75) * 104.86e9 / 1024
-    assert abs(med / 1.252e20 - 1) < 0.0014  # Table 6, within the 0.14% of SPEC stage 10
+    assert abs(med / 1.252e20 - 1) < 0.0014  # Table 6, within 0.14%
 
 
 def test_savings_identity_of_the_solutions(sol):

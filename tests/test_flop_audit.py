@@ -1,5 +1,5 @@
 """Counted = analytic: the engine's FLOP count of a training step against the App. F
-formula, term by term, for tiny configs at s ∈ {0, 0.5, 0.75} (SPEC stage 11)."""
+formula, term by term, for tiny configs at s ∈ {0, 0.5, 0.75}."""
 
 from __future__ import annotations
 

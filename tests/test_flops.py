@@ -198,7 +198,7 @@ def test_sparsity_property():
 def test_table6_reproduced(name, sparsity):
     total = F.training_flops(PRESETS[name], 1024, sparsity, tokens=PAPER_TOKENS) / 1e20
     paper = TABLE6[name][sparsity]
-    assert abs(total / paper - 1) < 0.002  # SPEC stage 10: within 0.2%; all nine land within 0.14%
+    assert abs(total / paper - 1) < 0.002  # within 0.2%; all nine land within 0.14%
 
 
 @pytest.mark.parametrize("name", list(TABLE6))

@@ -22,7 +22,7 @@ def test_docstring_examples():
         assert doctest.testmod(module).failed == 0, module.__name__
 
 
-# ----------------------------------------------------------------------------- formats (SPEC stage 9)
+# ----------------------------------------------------------------------------- formats
 
 
 def test_pubmedqa_strings_are_biogpts():

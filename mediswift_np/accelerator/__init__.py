@@ -1,4 +1,4 @@
-"""An emulator of a wafer-scale dataflow accelerator (SPEC stage 12; paper App. B, Fig. 3).
+"""An emulator of a wafer-scale dataflow accelerator (paper App. B, Fig. 3).
 
 Why does MediSwift's unstructured weight sparsity save wall-clock time on a Cerebras
 CS-2 but not on a GPU? This package answers with a small, readable machine model:

@@ -44,7 +44,7 @@ def check_positive_int(name: str, value) -> int:
 
 
 def check_sparsity(sparsity) -> float:
-    """Return ``sparsity`` as a float, or raise unless 0 <= s < 1 (SPEC stage 4)."""
+    """Return ``sparsity`` as a float, or raise unless 0 <= s < 1."""
     if isinstance(sparsity, bool) or not isinstance(sparsity, numbers.Real) or not 0.0 <= sparsity < 1.0:
         raise AcceleratorError(f"sparsity must be in [0, 1), got {sparsity!r}")
     return float(sparsity)

@@ -1,4 +1,4 @@
-"""Counting the floating-point operations the engine actually executes (SPEC stage 11).
+"""Counting the floating-point operations the engine actually executes.
 
 Wrap any computation in ``count_flops()`` and every op adds what it computes to the
 counter, split by *scope* (a label the model sets, e.g. ``"attention.qkv"``), *kind*

@@ -19,7 +19,7 @@ for ONE layer (multiply by L = ``cfg.n_layer``). A multiply-add counts as 2 FLOP
                input embedding lookup, whose backward is ``embedding_backward_factor``
                x its forward.
 
-Sparsity (MediSwift Sec. 3.3, SPEC stage 4): only the six sparsified matrices (q, k, v,
+Sparsity (MediSwift Sec. 3.3): only the six sparsified matrices (q, k, v,
 attention output, MLP fc, MLP proj) cost (1 - s) of their dense FLOPs, in the forward
 pass and in both backward products (input gradient and the weight gradient sampled at
 the mask's nonzeros); nothing else changes.

@@ -1,7 +1,7 @@
 """``python -m mediswift_np.flops``: the analytic FLOP counter on the command line.
 
     python -m mediswift_np.flops --model xl --sparsity 0.75              # readable per-term table
-    python -m mediswift_np.flops --model tiny --sparsity 0.5 --json      # the SPEC's JSON keys
+    python -m mediswift_np.flops --model tiny --sparsity 0.5 --json      # every figure as one JSON object
 
 Prints, for one preset, sparsity and token budget: the forward FLOPs of every term dense
 and sparse, each term's share of training, the total training FLOPs dense and sparse,

@@ -1,4 +1,4 @@
-"""Downstream tasks for dense fine-tuning with soft prompts (paper Sec. 2.2, 4; SPEC stage 9).
+"""Downstream tasks for dense fine-tuning with soft prompts (paper Sec. 2.2, 4).
 
     base       Example, TaskData, TaskFormat (source/target strings, parsing), splits
     pubmedqa   PubMedQA loader (ori_pqal.json schema), official test split, prediction files

@@ -1,4 +1,4 @@
-"""Hallmarks of Cancer (Baker et al. 2016; paper Sec. 4.2, App. A.3; SPEC stage 9).
+"""Hallmarks of Cancer (Baker et al. 2016; paper Sec. 4.2, App. A.3).
 
 Files: TSV lines ``text<TAB>label|label`` as BioGPT distributes them -- **sentence
 level** (one sentence per line, already Moses-tokenized), labels among the ten hallmark

@@ -1,4 +1,4 @@
-"""Soft prompts and ``[source; prompt; target]`` sequences (paper Sec. 2.2.2, Eq. 3; SPEC stage 9).
+"""Soft prompts and ``[source; prompt; target]`` sequences (paper Sec. 2.2.2, Eq. 3).
 
 A sequence for the decoder is, in token ids::
 

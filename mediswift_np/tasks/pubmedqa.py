@@ -1,4 +1,4 @@
-"""PubMedQA, reasoning-required setting (Jin et al. 2019; paper Sec. 4.1, App. A.2; SPEC stage 9).
+"""PubMedQA, reasoning-required setting (Jin et al. 2019; paper Sec. 4.1, App. A.2).
 
 Files: ``ori_pqal.json`` (PQA-L, 1000 expert-labelled questions) and the PQA-A / PQA-U
 files share one schema -- a JSON object keyed by PMID whose values hold ``QUESTION``

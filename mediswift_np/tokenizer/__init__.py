@@ -1,4 +1,4 @@
-"""Moses + BPE tokenizer with fastBPE files (paper Sec. 3.1; SPEC stage 7).
+"""Moses + BPE tokenizer with fastBPE files (paper Sec. 3.1).
 
     moses     Moses tokenization/detokenization (sacremoses, BioGPT's settings)
     bpe       BPE trainers: fast incremental :func:`learn_bpe` and :func:`learn_bpe_reference`

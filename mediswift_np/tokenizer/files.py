@@ -1,6 +1,6 @@
 """The fastBPE pair of files: ``bpecodes`` (the merges) and ``dict.txt`` (the vocabulary).
 
-These are the files fastBPE writes and fairseq/BioGPT read (paper Sec. 3.1; SPEC stage 7):
+These are the files fastBPE writes and fairseq/BioGPT read (paper Sec. 3.1):
 
 ``bpecodes``
     One merge per line, in merge order: ``left right count``, where the symbols use
