@@ -70,6 +70,19 @@ def test_masked_linear_gradcheck(s, backend):
         assert np.all(w.grad[~w.mask] == 0)  # pruned weights receive exactly zero gradient
 
 
+def both_paths(x: np.ndarray, w: Parameter, b: Parameter, g: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
+    """Output and gradients of y = x (W ⊙ m) + b on the dense and the scipy path, for upstream gradient ``g``."""
+    results = {}
+    for backend in ("dense", "scipy"):
+        xt = Tensor(x.copy(), requires_grad=True)
+        w.grad = b.grad = None
+        with sparse.use_backend(backend):
+            y = sparse.masked_linear(xt, w, b)
+        y.backward(g)
+        results[backend] = {"y": y.data, "dx": xt.grad, "dw": w.grad, "db": b.grad}
+    return results
+
+
 def test_scipy_path_equals_dense_path_and_definition():
     hypothesis = pytest.importorskip("hypothesis")
     st = pytest.importorskip("hypothesis.strategies")
@@ -84,14 +97,8 @@ def test_scipy_path_equals_dense_path_and_definition():
         w, b = masked_param(rng, (n_in, n_out), s), Parameter(rng.standard_normal(n_out))
         x = rng.standard_normal((n, n_in))
         g = rng.standard_normal((n, n_out))
-        results = []
-        for backend in ("dense", "scipy"):
-            xt = Tensor(x.copy(), requires_grad=True)
-            w.grad = b.grad = None
-            with sparse.use_backend(backend):
-                y = sparse.masked_linear(xt, w, b)
-            y.backward(g)
-            results.append((y.data, xt.grad, w.grad, b.grad))
+        paths = both_paths(x, w, b, g)
+        results = [(r["y"], r["dx"], r["dw"], r["db"]) for r in paths.values()]
         expected = x @ (w.data * w.mask) + b.data  # Eq. 1: m ⊙ θ
         np.testing.assert_allclose(results[0][0], expected, rtol=1e-12, atol=1e-12)
         for a, c in zip(*results):
@@ -111,14 +118,7 @@ def test_scipy_path_equals_dense_path_fixed_seed(s):
     b = Parameter(rng.standard_normal(n_out).astype(np.float32))
     x = rng.standard_normal((B, T, n_in)).astype(np.float32)
     g = rng.standard_normal((B, T, n_out)).astype(np.float32)  # random upstream gradient
-    results = {}
-    for backend in ("dense", "scipy"):
-        xt = Tensor(x.copy(), requires_grad=True)
-        w.grad = b.grad = None
-        with sparse.use_backend(backend):
-            y = sparse.masked_linear(xt, w, b)
-        y.backward(g)
-        results[backend] = {"y": y.data, "dx": xt.grad, "dw": w.grad, "db": b.grad}
+    results = both_paths(x, w, b, g)
     wm = w.data.astype(np.float64) * w.mask  # (in, out), m ⊙ θ
     x2, g2 = x.reshape(-1, n_in).astype(np.float64), g.reshape(-1, n_out).astype(np.float64)  # (B, T, C) -> (B*T, C)
     reference = {
