@@ -33,19 +33,8 @@ def plot(results: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    summary = results["summary"]
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for name, marker in (("none", "x"), ("dense", "o"), ("s50", "s"), ("s75", "^"),
-                         ("s75-sparse-ft", "v"), ("s75-no-prompt", "<"), ("s75-random-revived", ">")):  # fmt: skip
-        if name not in summary:
-            continue
-        e = summary[name]
-        ax.errorbar(e["flops"]["total"], e["accuracy"]["mean"], yerr=e["accuracy"]["std"], fmt=marker, capsize=3, label=e["label"])
-    ax.axhline(next(iter(summary.values()))["majority_accuracy"], color="grey", ls="--", lw=1, label="majority class")
-    ax.set_xlabel("training FLOPs (pre-training analytic + fine-tuning counted)")
-    ax.set_ylabel("closed-book test accuracy")
-    ax.set_title(f"Downstream accuracy vs training FLOPs ({results['seeds']} seeds, mean ± std)")
-    ax.legend(fontsize=7, loc="lower right")
+    recovery.plot_accuracy_vs_flops(ax, results)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 

@@ -41,6 +41,8 @@ from .autograd import no_grad
 from .data.closed_book import OUTCOME_FIRST, split_catalogue
 from .data.world import OUTCOMES, default_world
 from .finetune import FinetuneConfig, finetune
+from .functional import log_softmax
+from .tasks.evaluation import mean_std
 from .pretrain import PretrainConfig, train
 
 # What the closed-book experiment pre-trains on: a corpus where the 360 catalogue drugs'
@@ -117,8 +119,7 @@ def knowledge_probe(directory: Path, seed: int) -> float:
         x[i, : len(ids)] = ids
     with no_grad():
         logits, _ = model(x)  # (n·3, T, V)
-    z = logits.data - logits.data.max(axis=-1, keepdims=True)
-    logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+        logp = log_softmax(logits).data
     scores = np.array([sum(logp[i, t - 1, ids[t]] for t in range(len(prefixes[i // len(options)]), len(ids))) for i, ids in enumerate(seqs)])
     chosen = scores.reshape(len(drugs), len(options)).argmax(axis=1)
     correct = sum(OUTCOMES[int(k)] == drug.outcome for k, drug in zip(chosen, drugs))
@@ -221,8 +222,8 @@ def summarize(results: dict[str, Any], arms: tuple[Arm, ...] = ARMS) -> dict[str
         entry: dict[str, Any] = {"label": arm.label, "start": arm.start}
         for key in ("accuracy", "macro_f1"):
             values = [r[key] for r in rows]
-            entry[key] = {"mean": float(np.mean(values)), "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
-                          "per_seed": values}  # fmt: skip
+            mean, std = mean_std(values)
+            entry[key] = {"mean": mean, "std": std, "per_seed": values}
             if "dense" in results["arms"] and name != "dense":
                 entry[f"{key}_minus_dense"] = paired_difference(values, [r[key] for r in results["arms"]["dense"]])
             if name in ABLATIONS and "s75" in results["arms"]:
@@ -234,7 +235,8 @@ def summarize(results: dict[str, Any], arms: tuple[Arm, ...] = ARMS) -> dict[str
         for key in ("final_loss", "knowledge_probe"):
             values = [s[key] for s in starts if key in s]
             if values:
-                entry[f"pretrain_{key}"] = {"mean": float(np.mean(values)), "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0}
+                mean, std = mean_std(values)
+                entry[f"pretrain_{key}"] = {"mean": mean, "std": std}
         out[name] = entry
     return out
 
@@ -268,4 +270,22 @@ def markdown(summary: dict[str, Any]) -> str:
 
 
 def to_json(results: dict[str, Any]) -> str:
-    return json.dumps(results, indent=1, default=lambda o: dataclasses.asdict(o) if dataclasses.is_dataclass(o) else str(o))
+    return json.dumps(results, indent=1)
+
+
+MARKERS = {"none": "x", "dense": "o", "s50": "s", "s75": "^", "s75-sparse-ft": "v", "s75-no-prompt": "<", "s75-random-revived": ">"}
+
+
+def plot_accuracy_vs_flops(ax, results: dict[str, Any]) -> None:
+    """The Fig. 1 analog on a matplotlib ``ax``: accuracy (mean ± std over seeds) against
+    total training FLOPs, one marker per arm, and the majority class as a dashed line."""
+    summary = results["summary"]
+    for name, marker in MARKERS.items():
+        if name in summary:
+            e = summary[name]
+            ax.errorbar(e["flops"]["total"], e["accuracy"]["mean"], yerr=e["accuracy"]["std"], fmt=marker, capsize=3, label=e["label"])
+    ax.axhline(next(iter(summary.values()))["majority_accuracy"], color="grey", ls="--", lw=1, label="majority class")
+    ax.set_xlabel("training FLOPs (pre-training analytic + fine-tuning counted)")
+    ax.set_ylabel("closed-book test accuracy")
+    ax.set_title(f"Downstream accuracy vs training FLOPs ({results['seeds']} seeds, mean ± std)")
+    ax.legend(fontsize=7, loc="lower right")
