@@ -1,4 +1,12 @@
-"""One process-wide setting that makes NumPy training steps faster: keep freed memory.
+"""What machine a timing ran on, and one process-wide setting that speeds up training steps.
+
+``machine_info()`` / ``machine_line()`` name the CPU, the SIMD level NumPy dispatches to and
+the BLAS library with its kernel and thread count. Every benchmark and every timing cell of
+the tutorials prints ``machine_line()``: a ratio measured on an AVX-512 machine with
+OpenBLAS's SkylakeX kernels need not hold on an AVX2 laptop.
+
+Keep freed memory
+-----------------
 
 A training step allocates and frees the same large arrays every time (attention scores
 (B, nh, T, T), logits (B, T, V), their gradients). glibc's malloc serves blocks above a
@@ -13,14 +21,20 @@ next step instead of being returned to the OS. The training entry points call it
 engine benchmark calls it once for the whole process, so PyTorch, measured beside us,
 benefits alike.
 
-Does not handle: non-glibc platforms (macOS, Windows, musl): there it does nothing.
+Does not handle: non-glibc platforms (macOS, Windows, musl): there ``keep_freed_memory``
+does nothing, and ``machine_info`` reads no ``/proc``, so it reports less (the CPU from
+``platform``, the BLAS from NumPy's build configuration).
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
+import platform
 import sys
+
+import numpy as np
 
 M_TRIM_THRESHOLD = -1  # glibc <malloc.h> parameter numbers
 M_MMAP_THRESHOLD = -3
@@ -40,3 +54,81 @@ def keep_freed_memory() -> bool:
     ok_mmap = mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX)
     ok_trim = mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
     return bool(ok_mmap and ok_trim)
+
+
+# NumPy's dispatch targets by SIMD level, highest first (numpy 2.4 names its x86 targets by
+# micro-architecture level: X86_V4 = AVX-512, X86_V3 = AVX2; older releases by extension).
+SIMD_LEVELS = (("AVX-512", ("X86_V4", "AVX512")), ("AVX2", ("X86_V3", "AVX2")), ("AVX", ("AVX",)),
+               ("SSE4", ("X86_V2", "SSE4")), ("NEON", ("ASIMD", "NEON")))  # fmt: skip
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def _simd_level() -> str:
+    """The widest SIMD level NumPy dispatches to in this process (NPY_DISABLE_CPU_FEATURES lowers it)."""
+    try:
+        from numpy._core import _multiarray_umath as umath  # numpy >= 2
+    except ImportError:  # pragma: no cover - numpy 1.x
+        from numpy.core import _multiarray_umath as umath
+    usable = [t for t in [*umath.__cpu_baseline__, *umath.__cpu_dispatch__] if umath.__cpu_features__.get(t)]
+    for level, markers in SIMD_LEVELS:
+        if any(m in target for target in usable for m in markers):
+            return level
+    return "baseline"
+
+
+def _openblas() -> tuple[str, str, int] | None:
+    """(config, kernel, threads) of the OpenBLAS loaded into this process, read through ctypes."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as f:
+            paths = sorted({line.split()[-1] for line in f if "openblas" in line.split()[-1].lower()})
+    except OSError:
+        return None
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        # scipy-openblas prefixes and suffixes its symbols (scipy_openblas_get_config64_); plain builds do not.
+        for prefix, suffix in (("scipy_openblas", "64_"), ("scipy_openblas", ""), ("openblas", "64_"), ("openblas", "")):
+            try:
+                config, corename, threads = (getattr(lib, f"{prefix}_get_{name}{suffix}") for name in ("config", "corename", "num_threads"))
+            except AttributeError:
+                continue
+            config.restype = corename.restype = ctypes.c_char_p
+            return config().decode().split(" USE")[0].strip(), corename().decode(), int(threads())
+    return None
+
+
+def machine_info() -> dict[str, str]:
+    """Name the CPU, NumPy's SIMD level and the BLAS (kernel and threads) of this process.
+
+    Example (a 2-core cloud VM)::
+
+        {'cpu': 'Intel(R) Xeon(R) Processor @ 2.90GHz', 'cores': '2', 'simd': 'AVX-512',
+         'blas': 'OpenBLAS 0.3.31.188.0', 'blas_kernel': 'SkylakeX', 'blas_threads': '2'}
+    """
+    info = {"cpu": _cpu_model(), "cores": str(os.cpu_count() or 1), "simd": _simd_level()}
+    found = _openblas()
+    if found is not None:
+        info["blas"], info["blas_kernel"], info["blas_threads"] = found[0], found[1], str(found[2])
+    else:  # MKL, Accelerate, ...: NumPy's build configuration names the library, not its kernel
+        blas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
+        info["blas"] = f"{blas.get('name', 'unknown BLAS')} {blas.get('version', '')}".strip()
+        info["blas_kernel"], info["blas_threads"] = "unknown", "unknown"
+    return info
+
+
+def machine_line() -> str:
+    """``machine_info()`` as one line, e.g. for the top of a benchmark's output."""
+    m = machine_info()
+    return f"{m['cpu']} ({m['cores']} cores, NumPy SIMD {m['simd']}); BLAS {m['blas']}, {m['blas_kernel']} kernel, {m['blas_threads']} threads"
