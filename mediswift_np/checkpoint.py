@@ -60,6 +60,11 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def sha256_file(path) -> str:
+    """The hex SHA-256 of a file, as the manifest records it (exports use it too: interop/training_state.py)."""
+    return _sha256(Path(path))
+
+
 def model_arrays(model: GPT, optimizer=None) -> dict[str, np.ndarray]:
     """Weights, masks and (optionally) AdamW state of a model as one flat dict."""
     arrays = dict(model.state_dict())

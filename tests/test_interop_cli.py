@@ -61,15 +61,15 @@ def test_export_then_import_round_trip(ckpt, tmp_path):
     back = last_json(run("--import-hf", tmp_path / "hf", "--out", tmp_path / "ckpt2", "--json"))
     assert back["direction"] == "import" and back["masked_tensors"] == 4 and back["pruned_weights"] == summary["pruned_weights"]
     arrays2, state2 = checkpoint.load(tmp_path / "ckpt2")
-    assert state2["kind"] == "imported"
-    for name, a in arrays.items():
-        if not name.startswith("adam/"):  # weights and masks come back bit for bit; optimizer state is not exported
-            assert arrays2[name].tobytes() == a.tobytes(), name
+    assert (state2["kind"], back["kind"], back["step"]) == ("pretrain", "pretrain", 3)  # with its training state
+    assert arrays2.keys() == arrays.keys()
+    for name, a in arrays.items():  # weights, masks and AdamW moments come back bit for bit
+        assert arrays2[name].tobytes() == a.tobytes(), name
     model, tok, _ = checkpoint.load_model(tmp_path / "ckpt2")
     assert tok.id_to_token == checkpoint.load_tokenizer(ckpt).id_to_token
 
     run("--ckpt", tmp_path / "ckpt2", "--out", tmp_path / "hf2", "--quiet")  # export(import(export(x))) == export(x)
-    for name in ("model.safetensors", "sparsity_masks.safetensors", "vocab.json", "merges.txt", "config.json"):
+    for name in ("model.safetensors", "sparsity_masks.safetensors", "optimizer.safetensors", "vocab.json", "merges.txt", "config.json"):
         assert (tmp_path / "hf2" / name).read_bytes() == (tmp_path / "hf" / name).read_bytes(), name
 
 
@@ -123,7 +123,10 @@ def test_fine_tuning_can_start_from_an_imported_checkpoint(ckpt, tmp_path):
     from mediswift_np.finetune import FinetuneConfig, finetune
 
     run("--ckpt", ckpt, "--out", tmp_path / "hf", "--quiet")
+    for name in ("optimizer.safetensors", "training_state.json"):  # weights only, as from save_pretrained: kind "imported"
+        (tmp_path / "hf" / name).unlink()
     run("--import-hf", tmp_path / "hf", "--out", tmp_path / "imported", "--quiet")
+    assert checkpoint.load(tmp_path / "imported")[1]["kind"] == "imported"
     cfg = FinetuneConfig(init=str(tmp_path / "imported"), seeds=1, epochs=1, n_train=8, n_val=4, n_test=4, batch_size=4)
     summary = finetune(cfg, None, progress=False)
     assert summary["n_test"] == 4 and summary["reactivated_weights"] == summary_pruned(ckpt)

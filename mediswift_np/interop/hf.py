@@ -19,6 +19,19 @@ An export directory, readable by ``GPT2LMHeadModel.from_pretrained`` and
     sparsity_masks.safetensors    only for a sparse checkpoint: one BOOL mask per sparsified
                                   matrix (True = kept); pruned weights are exactly 0 in
                                   model.safetensors, and import checks that they still are
+    optimizer.safetensors         only for a pre-training checkpoint: AdamW's moments m/<name>,
+                                  v/<name> (float32, keyed by the GPT-2 names) and t, the
+                                  steps taken (int64)
+    training_state.json           beside it: the checkpoint's resumable state (step, pre-training
+                                  config, RNG states, losses), the schedule position, the AdamW
+                                  hyperparameters and parameter groups, and the SHA-256 of the
+                                  three .safetensors files (see training_state.py for every field)
+
+With the last two, import gives back a checkpoint that ``python -m mediswift_np.pretrain
+--resume`` continues exactly where the exported one stopped (export -> import is bit for
+bit: weights, masks, moments, step, config, RNG states), and reference/train_ddp.py can
+continue the same run in PyTorch DDP and write the same files back. A directory without
+them imports as before: weights, masks and tokenizer, ``kind: "imported"``, step 0.
 
 Soft prompt (Sec. 2.2.2): the P learned vectors become rows V..V+P-1 of ``wte`` (vocab_size
 V+P in config.json), named ``learned1 .. learnedP`` as BioGPT does (see hf_config). Feeding
@@ -49,16 +62,18 @@ from ..errors import UserError
 from ..fileio import atomic_write_json
 from ..model import GPT, parameter_shapes
 from ..tokenizer import Tokenizer
-from . import hf_config
+from . import hf_config, training_state
 from .safetensors_io import load_safetensors, save_safetensors
 from .tokenizer_hf import DICT_TXT, MERGES_TXT, TOKENIZER_CONFIG_JSON, VOCAB_JSON, hf_vocab, read_hf_tokenizer, write_hf_tokenizer
+from .training_state import OPTIMIZER_FILE, TRAINING_STATE_FILE, TrainingState
 
 CONFIG_JSON = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 MASKS_FILE = "sparsity_masks.safetensors"
 PROMPT_FILE = "soft_prompt.json"
 TOKENIZER_FILES = (VOCAB_JSON, MERGES_TXT, DICT_TXT, TOKENIZER_CONFIG_JSON)
-EXPORT_FILES = (CONFIG_JSON, WEIGHTS_FILE, MASKS_FILE, PROMPT_FILE, *TOKENIZER_FILES)
+TRAINING_FILES = (OPTIMIZER_FILE, TRAINING_STATE_FILE)
+EXPORT_FILES = (CONFIG_JSON, WEIGHTS_FILE, MASKS_FILE, PROMPT_FILE, *TOKENIZER_FILES, *TRAINING_FILES)
 WTE = "transformer.wte.weight"
 CAUSAL_MASK_BUFFERS = (".attn.bias", ".attn.masked_bias")  # older transformers saved these; not weights
 
@@ -73,6 +88,7 @@ class HFImport:
     prompt_tokens: list[str] = field(default_factory=list)  # their names, ids V..V+P-1
     task: str | None = None  # the fine-tuning task named in soft_prompt.json, if any
     source: str = ""
+    training: TrainingState | None = None  # AdamW moments + resumable state, from optimizer.safetensors
 
 
 def verify_sparsity(weights: dict[str, np.ndarray], masks: dict[str, np.ndarray], source: str) -> int:
@@ -90,7 +106,7 @@ def verify_sparsity(weights: dict[str, np.ndarray], masks: dict[str, np.ndarray]
     return pruned
 
 
-def _check_out_dir(out: Path) -> None:
+def check_out_dir(out: Path) -> None:
     """Refuse a path that is a file, or a directory holding anything but a previous export."""
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a directory")
@@ -107,8 +123,13 @@ def export_model(
     soft_prompt: np.ndarray | None = None,
     task: str | None = None,
     progress: bool = False,
+    training: TrainingState | None = None,
 ) -> dict[str, Any]:
-    """Write ``model`` (masks included), its tokenizer and soft prompt as a Hugging Face GPT-2 directory."""
+    """Write ``model`` (masks included), its tokenizer and soft prompt as a Hugging Face GPT-2 directory.
+
+    With ``training`` (AdamW moments for ``model``'s parameters and a pre-training state),
+    also optimizer.safetensors and training_state.json, so the run can continue.
+    """
     out, cfg = Path(out_dir), model.config
     n_prompt = 0
     if soft_prompt is not None:
@@ -120,7 +141,7 @@ def export_model(
         n_prompt = soft_prompt.shape[0]
     if tokenizer is not None and tokenizer.vocab_size != cfg.vocab_size:
         raise UserError(f"tokenizer has {tokenizer.vocab_size} entries, model vocab_size is {cfg.vocab_size}")
-    _check_out_dir(out)
+    check_out_dir(out)
     weights = {name: np.asarray(p.data, dtype=np.float32) for name, p in model.named_parameters()}
     masks = {name: np.asarray(p.mask, dtype=np.bool_) for name, p in model.named_parameters() if p.mask is not None}
     pruned = verify_sparsity(weights, masks, "model")
@@ -135,6 +156,13 @@ def export_model(
         steps.append((MASKS_FILE, lambda: [save_safetensors(out / MASKS_FILE, masks, mask_meta)]))
     if n_prompt:
         steps.append((PROMPT_FILE, lambda: [hf_config.write_prompt_sidecar(out / PROMPT_FILE, cfg.vocab_size, n_prompt, task)]))
+    if training is not None:
+        if n_prompt:
+            raise UserError("a soft prompt and a pre-training state cannot be exported together")
+        training_state.check(training, model, "optimizer state")  # before writing anything, what import would check
+        hashed = [WEIGHTS_FILE, *([MASKS_FILE] if masks else []), OPTIMIZER_FILE]
+        steps.append((OPTIMIZER_FILE, lambda: training_state.save_optimizer(out / OPTIMIZER_FILE, training)))
+        steps.append((TRAINING_STATE_FILE, lambda: training_state.save_sidecar(out, training, model, hashed)))
     if tokenizer is not None:
         steps.append((VOCAB_JSON, lambda: write_hf_tokenizer(tokenizer, out, extra_tokens, model_max_length=cfg.n_ctx)))
     steps.append((CONFIG_JSON, lambda: [atomic_write_json(out / CONFIG_JSON, hf_config.gpt2_config(cfg, n_prompt))]))
@@ -153,18 +181,22 @@ def export_model(
         "vocab_size": cfg.vocab_size, "hf_vocab_size": cfg.vocab_size + n_prompt, "prompt_tokens": n_prompt,
         "masked_tensors": len(masks), "pruned_weights": pruned,
         "params": int(sum(w.size for w in weights.values())),
+        "training_state_step": None if training is None else training.step,
     }  # fmt: skip
 
 
 def export_hf(ckpt_dir: str | os.PathLike, out_dir: str | os.PathLike, progress: bool = False) -> dict[str, Any]:
     """Export a mediswift_np checkpoint directory (pre-training or fine-tuning) to ``out_dir``.
 
-    Returns a summary: files written, vocab size (with prompt rows), prompt tokens, masks.
+    A pre-training checkpoint also exports its training state (AdamW moments, step, RNG
+    states, config). Returns a summary: files written, vocab size (with prompt rows),
+    prompt tokens, masks, the step of the training state (None without one).
     """
     arrays, state = checkpoint.load(ckpt_dir)
     model = checkpoint.restore_model(arrays, state)
     tokenizer = checkpoint.load_tokenizer(ckpt_dir)
-    summary = export_model(model, out_dir, tokenizer, arrays.get(checkpoint.PROMPT_KEY), state.get("task"), progress)
+    training = training_state.from_checkpoint(arrays, state)
+    summary = export_model(model, out_dir, tokenizer, arrays.get(checkpoint.PROMPT_KEY), state.get("task"), progress, training)
     return {"checkpoint": str(ckpt_dir), "kind": state.get("kind"), "step": state.get("step"), **summary}
 
 
@@ -228,6 +260,11 @@ def load_hf(hf_dir: str | os.PathLike) -> HFImport:
         params = dict(model.named_parameters())
         for name, mask in masks.items():
             params[name].mask = mask
+    training = None
+    if (d / OPTIMIZER_FILE).is_file() or (d / TRAINING_STATE_FILE).is_file():
+        if not (d / OPTIMIZER_FILE).is_file():
+            raise UserError(f"{d}: {TRAINING_STATE_FILE} without {OPTIMIZER_FILE} (an incomplete export)")
+        training = training_state.read(d, model)
     tokenizer, prompt_tokens = None, hf_config.prompt_token_names(n_prompt)
     if (d / VOCAB_JSON).is_file() and _is_biogpt_tokenizer(d):
         tokenizer, extra = read_hf_tokenizer(d, n_prompt)
@@ -235,7 +272,7 @@ def load_hf(hf_dir: str | os.PathLike) -> HFImport:
             raise UserError(f"{d / VOCAB_JSON}: {tokenizer.vocab_size + n_prompt} entries, config.json vocab_size is {full_cfg.vocab_size}")
         if extra != hf_config.prompt_sidecar(cfg.vocab_size, n_prompt)["vocab_json_tokens"]:
             raise UserError(f"{d / VOCAB_JSON}: the last {n_prompt} entries are not the soft-prompt tokens of {PROMPT_FILE}")
-    return HFImport(model, tokenizer, soft_prompt, prompt_tokens, task, str(d))
+    return HFImport(model, tokenizer, soft_prompt, prompt_tokens, task, str(d), training)
 
 
 def import_hf(hf_dir: str | os.PathLike) -> GPT:
@@ -247,7 +284,9 @@ def import_hf_checkpoint(hf_dir: str | os.PathLike, ckpt_dir: str | os.PathLike)
     """Convert a Hugging Face GPT-2 directory into a mediswift_np checkpoint directory.
 
     The checkpoint has ``kind: "imported"``, step 0, the weights and masks, the tokenizer,
-    and the soft prompt as ``prompt/embeddings`` when there is one.
+    and the soft prompt as ``prompt/embeddings`` when there is one. A directory with a
+    training state becomes the pre-training checkpoint it was exported from (its state
+    plus ``source``, AdamW moments as ``adam/...``), which ``pretrain --resume`` continues.
     """
     out = Path(ckpt_dir)
     if (out / checkpoint.STATE_FILE).exists():
@@ -260,7 +299,11 @@ def import_hf_checkpoint(hf_dir: str | os.PathLike, ckpt_dir: str | os.PathLike)
     arrays = checkpoint.model_arrays(imp.model)
     if imp.soft_prompt is not None:
         arrays[checkpoint.PROMPT_KEY] = imp.soft_prompt
-    state = {"step": 0, "kind": "imported", "model": imp.model.config.to_dict(), "source": {"format": "hf", "path": str(hf_dir)}}
+    source = {"format": "hf", "path": str(hf_dir)}
+    state = {"step": 0, "kind": "imported", "model": imp.model.config.to_dict(), "source": source}
+    if imp.training is not None:
+        arrays.update(training_state.checkpoint_arrays(imp.training))
+        state = {**imp.training.state, "source": source}
     if imp.task:
         state["task"] = imp.task
     checkpoint.save(out, arrays, state, imp.tokenizer)
@@ -269,5 +312,6 @@ def import_hf_checkpoint(hf_dir: str | os.PathLike, ckpt_dir: str | os.PathLike)
         "checkpoint": str(out), "source": str(hf_dir), "vocab_size": imp.model.config.vocab_size,
         "prompt_tokens": 0 if imp.soft_prompt is None else int(imp.soft_prompt.shape[0]),
         "masked_tensors": len(masked), "pruned_weights": int(sum(p.mask.size - np.count_nonzero(p.mask) for p in masked)),
+        "kind": state["kind"], "step": state["step"],
     }  # fmt: skip
 
