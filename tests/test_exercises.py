@@ -1,14 +1,18 @@
-"""The exercise checker: solutions pass, the blank template is TODO, wrong answers fail
-with the hint that names the slip, and the command line exits 0 / 1 / 2.
+"""The FLOP and emulator track (exercises 1-7): solutions pass, the blank template is
+TODO, wrong answers fail with the hint that names the slip and never show the expected
+value, and the command line exits 0 / 1 / 2.
 
 Wrong variants are the worked solutions with one function replaced by a typical slip;
-each must be recognised as that slip (its mistake key) and explained by its hint.
+each must be recognised as that slip (its mistake key) and explained by its hint. They
+run in this process (a module object); paths run in the checker's worker process. The
+other tracks, the cascade and the process machinery are in test_assignments.py.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 import types
@@ -20,7 +24,7 @@ from conftest import REPO_ROOT
 from mediswift_np.accelerator.mapping import tile_bounds
 from mediswift_np.config import PRESETS
 from mediswift_np.errors import UserError, run_cli
-from mediswift_np.exercises import EXERCISES, FAIL, PASS, TODO, check, load_module
+from mediswift_np.exercises import EXERCISES, FAIL, PASS, SKIP, TODO, check, load_module
 from mediswift_np.exercises.__main__ import main
 from mediswift_np.exercises.emulator import emulated_speedup
 from mediswift_np.exercises.grading import same
@@ -50,8 +54,8 @@ def statuses(report):
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-def test_solutions_pass_every_exercise(seed):
-    report = check(SOLUTIONS, seed=seed)
+def test_solutions_pass_every_exercise(sol, seed):
+    report = check(sol, seed=seed)
     assert [e.number for e in report.exercises] == [1, 2, 3, 4, 5, 6, 7]
     assert report.passed, report.format()
     for e in report.exercises:
@@ -60,9 +64,9 @@ def test_solutions_pass_every_exercise(seed):
 
 
 def test_blank_template_is_todo_everywhere():
-    report = check(TEMPLATE)
+    report = check(load_module(TEMPLATE))
     assert not report.passed
-    assert report.counts() == {PASS: 0, FAIL: 0, TODO: 7}
+    assert report.counts() == {PASS: 0, FAIL: 0, TODO: 7, SKIP: 0}
     for e in report.exercises:
         assert all(f.status == TODO and "NotImplementedError" in f.message for f in e.functions)
     assert "read first: tutorials/05_flop_accounting.ipynb" in report.format()
@@ -256,7 +260,7 @@ def test_wrong_answers_fail_with_the_specific_hint(sol, number, function, wrong,
     assert [f.function for f in bad] == [function]
     assert bad[0].mistake == mistake, bad[0]
     assert phrase in bad[0].hint
-    assert "expected" in bad[0].message and "got" in bad[0].message
+    assert "got" in bad[0].message and "expected" not in bad[0].message  # the student's number, not the key
     assert all(f.status == PASS for f in ex.functions if f.function != function)
 
 
@@ -264,7 +268,8 @@ def test_an_unrecognised_wrong_answer_gets_the_equation(sol):
     report = check(variant(sol, mlp_flops=lambda c, S, s: 42.0), exercises=[2])
     f = report.exercises[0].functions[0]
     assert f.status == FAIL and f.mistake is None
-    assert "d_ff = 4·d" in f.hint and "expected 8,388,608, got 42" in f.message
+    assert "d_ff = 4·d" in f.hint and "got 42;" in f.message
+    assert "8,388,608" not in report.format() and "8388608" not in json.dumps(report.to_dict())  # the answer key
 
 
 def test_errors_bad_returns_and_missing_functions_fail_cleanly(sol):
@@ -276,6 +281,8 @@ def test_errors_bad_returns_and_missing_functions_fail_cleanly(sol):
     assert by["mlp_flops"].status == FAIL and "raised ZeroDivisionError" in by["mlp_flops"].message
     assert by["theoretical_speedup"].status == FAIL and "expected a single number" in by["theoretical_speedup"].message
     assert by["overall_sparsity"].status == FAIL and "float32" in by["overall_sparsity"].message
+    assert report.exercises[1].status == SKIP  # exercise 3 builds on exercise 2, which fails
+    by = {f.function: f for f in check(ns, exercises=[3]).exercises[0].functions}
     assert by["forward_flops"].status == FAIL and "no function named forward_flops" in by["forward_flops"].message
     assert by["training_flops"].status == PASS
 
@@ -303,8 +310,8 @@ def test_sys_exit_in_a_function_fails_that_exercise_and_the_checker_goes_on(tmp_
     path = tmp_path / "answers.py"
     path.write_text(text)
     line = text.splitlines().index("    sys.exit(3)") + 1
-    ex6, ex7 = check(path, exercises=[6, 7]).exercises
-    assert ex6.status == PASS and ex7.status == FAIL  # exercise 7 fails; the one checked before it still passes
+    ex5, ex7 = check(path, exercises=[5, 7]).exercises
+    assert ex5.status == PASS and ex7.status == FAIL  # exercise 7 fails; the one checked before it still passes
     (f,) = [f for f in ex7.functions if f.function == "theoretical_speedup"]
     assert f.status == FAIL and f.message.endswith(f"raised SystemExit: 3 at line {line}")
     code, out, err = run(["check", str(path), "-e", "7"], capsys)
@@ -349,7 +356,7 @@ def test_emulator_reference_is_the_closed_form_on_both_paths():
 
 
 def test_reports_are_reproducible_and_seeds_change_the_random_inputs(sol):
-    assert check(SOLUTIONS, seed=5).to_dict() == check(SOLUTIONS, seed=5).to_dict()
+    assert check(sol, seed=5).to_dict() == check(sol, seed=5).to_dict()
     presets = list(PRESETS.values())
     only_presets = variant(sol, attention_projection_flops=lambda c, S, s: sol.attention_projection_flops(c, S, s)
                            if c in presets else 0.0)  # fmt: skip
@@ -371,7 +378,7 @@ def test_the_checker_never_imports_the_solutions():
         for line in path.read_text().splitlines():
             if line.lstrip().startswith(("import ", "from ")):
                 assert "solutions" not in line and "tutorials" not in line, (path, line)
-    check(TEMPLATE, exercises=[1])
+    check(load_module(TEMPLATE), exercises=[1])
     assert not any("solutions" in str(getattr(m, "__file__", "") or "") for m in list(sys.modules.values()))
 
 
@@ -406,8 +413,8 @@ def test_cli_exit_codes(tmp_path, capsys):
     assert run(["check", str(SOLUTIONS), "-e", "9"], capsys)[0] == 2
     assert run(["check", str(tmp_path)], capsys)[0] == 2
     assert run(["grade", str(SOLUTIONS)], capsys)[0] == 2
-    code, out, _ = run(["list"], capsys)
-    assert code == 0 and out.count("read first:") == 7
+    code, out, _ = run(["list", "flops"], capsys)
+    assert code == 0 and out.count("read first:") == 7 and "needs: exercise 1, 2" in out
 
 
 def test_check_api_rejects_bad_input():
@@ -417,14 +424,22 @@ def test_check_api_rejects_bad_input():
         check(SOLUTIONS, seed=-1)
     with pytest.raises(UserError):
         check(42)
+    with pytest.raises(UserError, match="no track"):
+        check(SOLUTIONS, track="nope")
+
+
+def fresh_env():
+    """The environment of a fresh interpreter that imports this checkout (as ``pip install -e`` would)."""
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
 
 
 def test_cli_json_in_a_fresh_interpreter(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "mediswift_np.exercises", "check", str(SOLUTIONS), "--json"],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=120)  # fmt: skip
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120, env=fresh_env())  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert report["passed"] is True and report["counts"] == {"PASS": 7, "FAIL": 0, "TODO": 0}
+    assert report["passed"] is True and report["counts"] == {"PASS": 7, "FAIL": 0, "TODO": 0, "SKIP": 0}
+    assert report["track"] == "flops" and report["points"] == report["max_points"] == 10
     assert [e["status"] for e in report["exercises"]] == ["PASS"] * 7
     assert list(tmp_path.iterdir()) == []  # nothing written
 
@@ -432,6 +447,7 @@ def test_cli_json_in_a_fresh_interpreter(tmp_path):
 def test_running_the_template_checks_itself(tmp_path):
     copy = tmp_path / "my_answers.py"
     copy.write_text(TEMPLATE.read_text())
-    proc = subprocess.run([sys.executable, str(copy)], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    proc = subprocess.run([sys.executable, str(copy)], capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                          env=fresh_env())  # fmt: skip
     assert proc.returncode == 1
-    assert f"checking {copy}" in proc.stdout and "0 of 7 exercises pass, 0 fail, 7 to do." in proc.stdout
+    assert f"checking {copy}" in proc.stdout and "0 of 7 exercises pass, 0 fail, 7 to do" in proc.stdout

@@ -271,4 +271,4 @@ EXERCISE_6 = Exercise(6, "counted FLOPs of a training step = the analytic formul
                                                "(activations × activations, and the tied embedding): no (1 − s) "
                                                "there."),
          )),
-), on_pass=audit_note)  # fmt: skip
+), on_pass=audit_note, depends_on=(3,), points=2)  # fmt: skip

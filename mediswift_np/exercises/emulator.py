@@ -154,4 +154,4 @@ EXERCISE_7 = Exercise(7, "the dataflow emulator's speedup for a given mask",
              Mistake("swapped_mesh", "mesh_rows cuts the rows of W (its output features, axis 0) and mesh_cols its "
                                      "columns (axis 1)."),
          )),
-), on_pass=speedup_note)  # fmt: skip
+), on_pass=speedup_note, points=2)  # fmt: skip

@@ -223,7 +223,7 @@ EXERCISE_3 = Exercise(3, "the whole forward pass and training FLOPs",
                                                 "training = 3·forward − embeddings."),
              Mistake("forward_only", "training = forward + backward; the backward pass costs about twice the forward."),
          )),
-), on_pass=table6_note)  # fmt: skip
+), on_pass=table6_note, depends_on=(1, 2), points=2)  # fmt: skip
 
 # ----------------------------------------------------------------------------- exercise 5
 
@@ -297,4 +297,4 @@ EXERCISE_5 = Exercise(5, "FLOP savings, and why they grow with model size",
              Mistake("one_layer", "the six matrices repeat in each of the L blocks: multiply the per-layer FLOPs by "
                                   "L."),
          )),
-), on_pass=savings_note)  # fmt: skip
+), on_pass=savings_note, depends_on=(3,))  # fmt: skip

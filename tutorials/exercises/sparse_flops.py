@@ -3,7 +3,7 @@
 Fill in each function below (replace ``raise NotImplementedError`` with your code) and
 check your answers with
 
-    python -m mediswift_np.exercises check tutorials/exercises/sparse_flops.py
+    python -m mediswift_np.exercises check flops --file tutorials/exercises/sparse_flops.py
 
 or just ``python tutorials/exercises/sparse_flops.py``. Start with README.md in this
 folder: it says what to read before each exercise and writes out the notation.
@@ -31,6 +31,8 @@ from __future__ import annotations
 import numpy as np
 
 from mediswift_np.config import PRESETS, GPTConfig  # noqa: F401  (PRESETS["tiny"], ["med"], ... to try things)
+
+TRACK = "flops"  # tells the checker which exercises this file answers
 
 # ----------------------------------------------------------------------------- exercise 1 (easy)
 

@@ -4,7 +4,7 @@ Try the exercises first. Every answer is written from the equations (Hoffmann et
 2022, App. F; MediSwift Sec. 2.1, 3.3, App. B), not by calling the library's own
 counters -- the checker compares these against the library:
 
-    python -m mediswift_np.exercises check tutorials/exercises/solutions/sparse_flops.py
+    python -m mediswift_np.exercises check flops --file tutorials/exercises/solutions/sparse_flops.py
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import numpy as np
 
 from mediswift_np.accelerator.mapping import tile_bounds
 from mediswift_np.config import GPTConfig
+
+TRACK = "flops"
 
 # ----------------------------------------------------------------------------- exercise 1
 
