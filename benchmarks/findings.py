@@ -74,7 +74,7 @@ def finding_b(work: Path, seeds: int, steps: int) -> dict:
     for name, runs in res.items():
         r = runs[0]
         cfg = PretrainConfig(**(small if name.startswith("dense") else large)).model_config(r["vocab_size"])
-        active = flops.n_active_params(cfg, r["sparsity"])
+        active = flops.n_active_non_embedding_params(cfg, r["sparsity"])
         print(f"| {name} | {active:,} | {mean_std([x['final_loss'] for x in runs])} | {r['flops_analytic']:.3e} |")
     return {k: [x["final_loss"] for x in v] for k, v in res.items()}
 

@@ -15,6 +15,21 @@ moves: every ΔT steps, in every sparsified matrix,
 3. grown weights start at exactly 0 and their AdamW moments are reset to 0; dropped
    weights and moments become 0, so "masked ⇒ exactly 0" keeps holding.
 
+Where the update sits in the step (``mask_update_step``) follows each method's source:
+
+- **RigL** (Evci et al. 2020, Alg. 1: ``if t mod ΔT = 0 and t < T_end: update the
+  connections, else: θ ← θ − α∇L``): the mask update *replaces* the optimizer step.
+  Forward and backward run at θ_t (with dense weight gradients); then drop by |θ_t| and
+  grow by |∇L(θ_t)| -- both criteria at the same weights -- and there is no AdamW update,
+  so AdamW's step count t does not advance on those steps. (The authors' code,
+  ``SparseRigLOptimizer.apply_gradients``, does the same: mask update or gradient step.)
+- **SET** (Mocanu et al. 2018 prune and regrow after training, at the end of an epoch):
+  the optimizer step is applied first and the mask update follows it, dropping by
+  |θ_{t+1}|; the order of the RigL authors' ``SparseSETOptimizer`` too.
+
+The two orders give different masks when the step changes which active weight is the
+smallest (tests/test_dst.py works a 2 × 3 example by hand).
+
 The number of nonzeros of every matrix (query, key and value of ``c_attn`` counted
 separately) never changes. With no update steps this is exactly static sparsity.
 Ties are broken by position (stable sorts), so runs are reproducible.
@@ -27,11 +42,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
 from . import sparse
+from .autograd import Tensor
 from .errors import UserError
+from .optim import AdamW
+from .training import train_step
 
 METHODS = ("static", "set", "rigl")
 
@@ -62,7 +81,8 @@ def drop_fraction_at(step: int, total_steps: int, cfg: DSTConfig) -> float:
 
 
 def is_update_step(step: int, total_steps: int, cfg: DSTConfig) -> bool:
-    """Masks change after step ``step`` (0-based) when it ends a ΔT period before T_end."""
+    """Masks change at step ``step`` (0-based) when it ends a ΔT period before T_end
+    (RigL: instead of that step's optimizer update; SET: after it; see ``mask_update_step``)."""
     if cfg.method == "static" or cfg.update_every == 0:
         return False
     t = step + 1
@@ -119,3 +139,21 @@ def update_masks(model, optimizer, fraction: float, method: str, rng: np.random.
         layout.dense_grad = None
         p.mask = new_mask  # a new array object: the sparse layout is rebuilt on next use
     return stats
+
+
+def mask_update_step(model, optimizer: AdamW, compute_loss: Callable[[], Tensor], lr: float, fraction: float, method: str,
+                     rng: np.random.Generator) -> float:  # fmt: skip
+    """A training step that ends a ΔT period: the loss, and the mask update in each method's order.
+
+    RigL (Alg. 1): gradients (dense ones too) at θ_t, then the mask update *instead of* the
+    optimizer step. SET: the optimizer step, then the mask update. ``fraction`` is f_t
+    (``drop_fraction_at``). Returns the loss; a non-finite loss changes nothing (the caller stops).
+    """
+    if method == "rigl":
+        with sparse.dense_weight_gradients():  # |∇L| at every position, for the grow criterion
+            loss, _ = train_step(optimizer, compute_loss, lr, update=False)  # Alg. 1: no θ ← θ − α∇L on this step
+    else:
+        loss, _ = train_step(optimizer, compute_loss, lr)  # SET: train, then prune and regrow
+    if math.isfinite(loss):
+        update_masks(model, optimizer, fraction, method, rng)
+    return loss

@@ -17,10 +17,17 @@ trains on real text (PubMed XML, JSON lines, plain text).
 
 Tiny models learn better at a larger peak learning rate than the paper's 2e-4 (chosen
 for 302M-1.2B models), so ``--tiny`` defaults to 2e-3; the schedule's shape is the
-paper's. FLOPs: ``flops_counted`` is what the engine executed in forward + backward
-passes (optimizer excluded); ``flops_analytic`` is Hoffmann et al.'s formula for the same
-tokens (see mediswift_np.flops, mediswift_np.flop_audit and tests/test_flop_audit.py for
-how they differ).
+paper's. FLOPs of the forward + backward passes (optimizer excluded), three ways:
+``flops_sparse_equivalent`` is what the engine counted as the algorithm's work (a masked
+product is 2·nnz·N); ``flops_executed`` is what the CPU ran (on the dense path a masked
+product is a full 2·in·out·N GEMM, plus W ⊙ m: App. B's gap between saved and executed
+work; see sparse.py); ``flops_analytic`` is Hoffmann et al.'s formula for the same
+tokens (mediswift_np.flops; mediswift_np.flop_audit reconciles the three term by term).
+
+Each step is ``training.train_step`` (zero grads, forward, loss, backward, clip, AdamW
+update), the same function fine-tuning uses; a step that ends a SET/RigL period is
+``dst.mask_update_step`` (for RigL the mask update replaces the optimizer step, Alg. 1 of
+Evci et al.). ``_train`` is the orchestration around them.
 
 Checkpoints (see checkpoint.py) hold everything needed to continue bit-identically
 with ``--resume DIR``: weights, masks, AdamW moments and step, both RNG states, the
@@ -41,7 +48,6 @@ import argparse
 import dataclasses
 import math
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -67,6 +73,7 @@ from .model import GPT
 from .optim import AdamW, AdamWConfig, lr_schedule
 from .runtime import keep_freed_memory
 from .tokenizer import Tokenizer
+from .training import train_step
 
 
 class TrainingDiverged(UserError):
@@ -206,8 +213,8 @@ def _train(cfg: PretrainConfig, out: Path, resume: Path | None, progress: bool, 
         if cfg.sparsity > 0:
             sparse.sparsify(model, cfg.sparsity, np.random.default_rng([cfg.seed, 3]))  # Sec. 3.3: static random masks
         opt = AdamW(model.named_parameters(), opt_cfg)
-        state = {"step": 0, "train_losses": [], "val_losses": [], "flops_counted": 0, "mask_updates": 0,
-                 "initial_loss": evaluate(model, val_ids, cfg)}  # fmt: skip
+        state = {"step": 0, "train_losses": [], "val_losses": [], "flops_sparse_equivalent": 0, "flops_executed": 0,
+                 "mask_updates": 0, "initial_loss": evaluate(model, val_ids, cfg)}  # fmt: skip
     else:  # continue exactly where the checkpoint stopped
         model = checkpoint.restore_model(arrays, state)
         if model.config != model_cfg:
@@ -245,22 +252,17 @@ def _train(cfg: PretrainConfig, out: Path, resume: Path | None, progress: bool, 
     bar = tqdm(range(state["step"], cfg.steps), desc="pre-training", unit="step", disable=not progress, initial=state["step"], total=cfg.steps)
     for step in bar:
         x, y = sample_batch(train_ids, cfg.batch_size, cfg.seq_len, data_rng)
-        update_masks = dst.is_update_step(step, cfg.steps, dst_cfg)
-        dense_grads = sparse.dense_weight_gradients() if update_masks and dst_cfg.method == "rigl" else nullcontext()
-        with count_flops() as counted, dense_grads, np.errstate(over="ignore", invalid="ignore"):  # divergence is caught below
-            _, loss = model(x, y)  # Eq. 1 with m ⊙ θ
-            loss.backward()
-        value = loss.item()
-        check_loss("loss", value, step)
         lr = lr_schedule(step, cfg.steps, peak=cfg.lr)  # App. A.1: 10% linear warmup, cosine to 10%
-        with np.errstate(over="ignore", invalid="ignore"):
-            opt.clip_grad_norm()
-            opt.step(lr)
-        opt.zero_grad()
-        if update_masks:  # SET / RigL: same number of nonzeros, new positions (dst.py)
-            dst.update_masks(model, opt, dst.drop_fraction_at(step, cfg.steps, dst_cfg), dst_cfg.method, mask_rng)
-            state["mask_updates"] += 1
-        state["flops_counted"] += counted.total()
+        with count_flops() as counted:
+            if dst.is_update_step(step, cfg.steps, dst_cfg):  # SET / RigL: same nonzeros, new positions (dst.py)
+                fraction = dst.drop_fraction_at(step, cfg.steps, dst_cfg)
+                value = dst.mask_update_step(model, opt, lambda: model(x, y)[1], lr, fraction, dst_cfg.method, mask_rng)
+                state["mask_updates"] += 1
+            else:
+                value, _ = train_step(opt, lambda: model(x, y)[1], lr)  # Eq. 1 with m ⊙ θ; not applied if non-finite
+        check_loss("loss", value, step)
+        state["flops_sparse_equivalent"] += counted.total()
+        state["flops_executed"] += counted.total(executed=True)
         state["train_losses"].append(value)
         bar.set_postfix(loss=f"{value:.3f}", lr=f"{lr:.2e}")
         if cfg.eval_every and (step + 1) % cfg.eval_every == 0 and step + 1 < cfg.steps:
@@ -293,13 +295,14 @@ def _train(cfg: PretrainConfig, out: Path, resume: Path | None, progress: bool, 
         "sparsity": cfg.sparsity,
         "overall_sparsity": report.overall_sparsity,
         "params": model.num_parameters(),
-        "active_params": report.active_params,
+        "active_params_with_embeddings": report.active_params_with_embeddings,  # counted from the masks
         "vocab_size": model_cfg.vocab_size,
         "flops_analytic": (flops.training_flops(model_cfg, cfg.seq_len, cfg.sparsity, tokens=tokens) if tokens else 0.0)
         + rigl_updates * cfg.batch_size * flops.flops_dense_weight_gradient_extra(model_cfg, cfg.seq_len, cfg.sparsity),
         "sparse_method": dst_cfg.method,
         "mask_updates": state["mask_updates"],
-        "flops_counted": state["flops_counted"],
+        "flops_sparse_equivalent": state["flops_sparse_equivalent"],
+        "flops_executed": state["flops_executed"],
         "wall_seconds": None,
         "checkpoint": str(out),
     }
@@ -368,7 +371,7 @@ def config_from_args(args: argparse.Namespace, base: dict | None = None) -> Pret
 
 # what main() and train() read back from state.json to continue a run
 RESUME_KEYS = ("pretrain", "model", "step", "data_rng", "mask_rng", "dropout_rng", "train_losses", "val_losses",
-               "flops_counted", "mask_updates", "initial_loss")
+               "flops_sparse_equivalent", "flops_executed", "mask_updates", "initial_loss")
 
 
 def resumable_state(directory: Path) -> dict[str, Any]:
@@ -412,8 +415,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"val loss {summary['initial_loss']:.3f} -> {summary['final_loss']:.3f} (ln V = {summary['ln_vocab']:.3f}); "
             f"{summary['steps']} steps, {summary['tokens']:,} tokens, sparsity {summary['sparsity']:g} "
-            f"(overall {summary['overall_sparsity']:.3f}); FLOPs counted {summary['flops_counted']:.3e}, "
-            f"analytic {summary['flops_analytic']:.3e}; {summary['wall_seconds']:.1f} s; checkpoint {summary['checkpoint']}"
+            f"(overall {summary['overall_sparsity']:.3f}); FLOPs sparse-equivalent {summary['flops_sparse_equivalent']:.3e}, "
+            f"executed {summary['flops_executed']:.3e}, analytic {summary['flops_analytic']:.3e}; "
+            f"{summary['wall_seconds']:.1f} s; checkpoint {summary['checkpoint']}"
         )
     return 0
 

@@ -141,7 +141,8 @@ def pretrain_start(work: Path, start: str, seed: int, pretrain: dict, progress: 
         (out / "summary.json").write_text(json.dumps(summary))
     if not (out / "probe.json").is_file():
         (out / "probe.json").write_text(json.dumps({"knowledge_probe": knowledge_probe(out, seed)}))
-    keys = ("final_loss", "initial_loss", "flops_analytic", "flops_counted", "active_params", "wall_seconds", "steps")
+    keys = ("final_loss", "initial_loss", "flops_analytic", "flops_sparse_equivalent", "flops_executed", "active_params_with_embeddings",
+            "wall_seconds", "steps")
     row = {k: v for k, v in json.loads((out / "summary.json").read_text()).items() if k in keys}
     return {**row, **json.loads((out / "probe.json").read_text())}
 

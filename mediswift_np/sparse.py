@@ -20,9 +20,21 @@ numbers (tests/test_sparse.py):
   when it is extreme (see benchmarks/bench_sparse.py and the README table). This is
   the paper's App. B point: FLOP savings need hardware built for unstructured sparsity.
 
-Whichever path runs, the FLOP counter records the sparse algorithm's work,
-2·nnz·N per product (forward, input gradient, weight gradient), so counted FLOPs
-follow the analytic (1-s) law on either path.
+FLOPs: the counter (autograd/counter.py) records two numbers for each product. The
+*sparse-equivalent* count is the sparse algorithm's work, 2·nnz·N per product (forward,
+input gradient, weight gradient) on either path, so it follows the analytic (1-s) law.
+The *executed* count is what the path really runs (N rows of x, an (in, out) matrix):
+
+    product              dense path executes                scipy path executes
+    W ⊙ m (forward)      in·out multiplies (kind "mask")    0 (it gathers the nonzeros)
+    y  = x (W ⊙ m)       2·N·in·out (BLAS GEMM)             2·nnz·N (CSR × dense)
+    dx = g (W ⊙ m)ᵀ      2·N·in·out (BLAS GEMM)             2·nnz·N (CSR × dense)
+    dW = (xᵀ g) ⊙ m      2·N·in·out (GEMM, then a select)   2·nnz·N (sampled at the nonzeros)
+    dense dW for RigL    2·N·in·out (counted so as well)    2·N·in·out (counted so as well)
+
+Copies, transposes, gathers and the zeroing select cost 0 by the counter's rules. So on
+the dense path executed = dense FLOPs + in·out per layer call, whatever s is: App. B's
+point that FLOP savings need hardware (or kernels) that skip the zeros.
 
 Pruned weights stay exactly 0 without special cases: their gradient is exactly 0 on
 both paths, so AdamW's moments stay 0 and its update and decay are 0 (see optim.py).
@@ -49,6 +61,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .autograd import Function, Tensor
+from .autograd.counter import record
 from .errors import UserError
 from .flops import check_sparsity  # the one "0 <= s < 1" rule
 
@@ -166,14 +179,17 @@ class SparsityReport:
         return self.pruned / n if n else 0.0
 
     @property
-    def active_params(self) -> int:
+    def active_params_with_embeddings(self) -> int:
+        """Unmasked parameters of the whole model, embeddings, biases and LayerNorms included:
+        N - Σ_l s_l N_l, counted from the drawn masks. (``flops.n_active_non_embedding_params``
+        is the analytic count without the embeddings, Table 6's "params" column.)"""
         return self.total_params - self.pruned
 
     def table(self) -> str:
         lines = [f"{'matrix':<44}{'N_l':>12}{'nonzeros':>12}{'s_l':>8}"]
         for name, n, nnz in self.matrices:
             lines.append(f"{name:<44}{n:>12,}{nnz:>12,}{1 - nnz / n:>8.4f}")
-        lines.append(f"overall S = {self.overall_sparsity:.4f} of {self.total_params:,} parameters; active {self.active_params:,}")
+        lines.append(f"overall S = {self.overall_sparsity:.4f} of {self.total_params:,} parameters; active (embeddings included) {self.active_params_with_embeddings:,}")
         return "\n".join(lines)
 
 
@@ -255,18 +271,26 @@ def transposed_copy(a: np.ndarray, block: int = 32) -> np.ndarray:
 
 
 class MaskedLinear(Function):
+    """y = x (W ⊙ m) + b on the ``dense`` or ``scipy`` path (module docstring: FLOPs of each)."""
+
+    def count_product(self, sparse_equivalent: int, executed: int, kind: str = "sparse_matmul", sub: str | None = None) -> None:
+        """Record one product: the sparse algorithm's FLOPs and what this path executed."""
+        record(sparse_equivalent, kind, self.scope, sub, executed=executed)
+
     def forward(self, x, w, b=None, layout: SparseLayout = None, backend: str = "dense"):
         x2 = x.reshape(-1, x.shape[-1])  # (..., in) -> (N, in)
-        N, n_out = x2.shape[0], w.shape[1]
+        N, (n_in, n_out) = x2.shape[0], w.shape
         self.layout, self.backend, self.has_bias, self.in_shape = layout, backend, b is not None, x.shape
         if backend == "scipy":
             self.xt = transposed_copy(x2)  # (in, N): one row per input unit
             self.w_csr = layout.csr(w) if self.needs_grad[0] else None  # (in, out), for the input gradient
             y = transposed_copy(layout.csr_t(w) @ self.xt)  # (out, in) @ (in, N) -> (out, N) -> (N, out)
+            self.count_product(2 * layout.nnz * N, executed=2 * layout.nnz * N)  # CSR × dense: 2 per stored weight and row
         else:
-            self.x2, self.wm = x2, w * layout.mask  # W ⊙ m
+            self.x2, self.wm = x2, w * layout.mask  # W ⊙ m: in·out multiplies, no work for a sparse algorithm
+            self.count_product(0, executed=n_in * n_out, kind="mask")
             y = x2 @ self.wm  # (N, in) @ (in, out)
-        self.count(2 * layout.nnz * N, "sparse_matmul")  # the sparse algorithm's work, whichever path runs
+            self.count_product(2 * layout.nnz * N, executed=2 * N * n_in * n_out)  # BLAS multiplies the zeros too
         if b is not None:
             y += b
             self.count(y.size, "bias")
@@ -277,29 +301,34 @@ class MaskedLinear(Function):
         layout = self.layout
         g2 = g.reshape(-1, g.shape[-1])  # (N, out)
         N = g2.shape[0]
+        dense_product = 2 * N * layout.mask.size  # one (N, in) x (in, out) GEMM: 2·N·in·out
+        sparse_product = 2 * layout.nnz * N  # the same product over the nonzeros only
         dx = dw = db = None
         dense_grad = switches.dense_weight_grads and self.needs_grad[1]
         if self.backend == "scipy":
             gt = transposed_copy(g2)  # (out, N)
             if self.needs_grad[0]:
                 dx = transposed_copy(self.w_csr @ gt)  # (in, out) @ (out, N) -> (in, N) -> (N, in)
+                self.count_product(sparse_product, executed=sparse_product)
             if self.needs_grad[1] and not dense_grad:
                 dw = np.zeros(layout.mask.shape, dtype=g.dtype)
                 dw[layout.rows, layout.cols] = sampled_matmul(self.xt, gt, layout.indptr, layout.cols)
+                self.count_product(sparse_product, executed=sparse_product)  # sampled: 2·N per nonzero
             elif dense_grad:
                 dw = self.xt @ g2  # (in, N) @ (N, out): every position
         else:
             if self.needs_grad[0]:
-                dx = g2 @ self.wm.T
+                dx = g2 @ self.wm.T  # (N, out) @ (out, in)
+                self.count_product(sparse_product, executed=dense_product)
             if self.needs_grad[1]:
-                dw = self.x2.T @ g2
+                dw = self.x2.T @ g2  # (in, N) @ (N, out): every position, the pruned ones zeroed below
+                if not dense_grad:
+                    self.count_product(sparse_product, executed=dense_product)
         if dense_grad:
             layout.dense_grad = dw.copy()  # for RigL's grow criterion |∇L|
-            self.count(2 * N * dw.size, "matmul", "dense_weight_grad")
+            self.count_product(dense_product, executed=dense_product, kind="matmul", sub="dense_weight_grad")
         if dw is not None and (self.backend != "scipy" or dense_grad):
-            np.copyto(dw, 0.0, where=layout.pruned)  # pruned weights get exactly 0
-        n_sparse = self.needs_grad[0] + (self.needs_grad[1] and not dense_grad)
-        self.count(2 * layout.nnz * N * n_sparse, "sparse_matmul")
+            np.copyto(dw, 0.0, where=layout.pruned)  # pruned weights get exactly 0 (a select: 0 FLOPs)
         if self.has_bias and self.needs_grad[2]:
             db = g2.sum(axis=0)
             self.count(g2.size, "bias")

@@ -173,3 +173,52 @@ def test_nested_dense_weight_gradients_keep_the_outer_switch_on():
     _, loss = fresh(x, np.roll(x, -1, 1))
     loss.backward()
     assert all(sparse.layout_of(p).dense_grad is None for p in fresh.parameters() if p.mask is not None)
+
+
+def test_mask_update_order_follows_each_method_on_a_hand_worked_2x3_example():
+    """RigL (Alg. 1) updates the mask *instead of* the optimizer step; SET after it.
+
+    W (2, 3) with active (0,0) = 0.5, (0,1) = -0.1, (1,0) = 0.2; x = [1, 1], loss = Σ y·c with
+    c = [1, 2, 3], so ∂L/∂W = xᵀc has rows [1, 2, 3]; f = 1/3 of 3 active weights: k = 1.
+    - RigL at θ_t: drop the smallest |θ|, (0,1) = -0.1; grow the largest |∇L| among the now
+      inactive (0,1), (0,2), (1,1), (1,2) = 2, 3, 2, 3 -> (0,2), the lower position on the tie.
+      No AdamW step: the kept weights are exactly what they were, AdamW's t stays 0.
+    - Step first (SET's order): AdamW's first step moves every active weight by lr·sign(g) =
+      -0.15: 0.35, -0.25, 0.05, so the drop takes (1,0) instead.
+    """
+    from mediswift_np.autograd import Tensor
+    from mediswift_np.nn import Parameter
+
+    class OneMatrix:  # a "model" of one sparsified matrix, named as in a GPT block
+        def __init__(self):
+            self.w = Parameter(np.array([[0.5, -0.1, 0.0], [0.2, 0.0, 0.0]]), weight_decay=True)
+            self.w.mask = np.array([[True, True, False], [True, False, False]])
+
+        def named_parameters(self):
+            return [("transformer.h.0.mlp.c_fc.weight", self.w)]
+
+    x, c = np.ones((1, 2)), np.array([[1.0, 2.0, 3.0]])
+    results = {}
+    for method in ("rigl", "set"):
+        model = OneMatrix()
+        opt = AdamW(model.named_parameters(), AdamWConfig(weight_decay=0.0, grad_clip=float("inf")))
+        loss = dst.mask_update_step(model, opt, lambda: (sparse.masked_linear(Tensor(x), model.w) * c).sum(), 0.15,
+                                    1 / 3, method, np.random.default_rng(0))  # fmt: skip
+        assert loss == pytest.approx(0.5 * 1 + 0.2 * 1 - 0.1 * 2)  # y = x (W ⊙ m) = [0.7, -0.1, 0] at θ_t
+        results[method] = (model.w.mask.copy(), model.w.data.copy(), opt.t)
+    mask, weights, t = results["rigl"]
+    assert mask.tolist() == [[True, False, True], [True, False, False]]
+    assert weights.tolist() == [[0.5, 0.0, 0.0], [0.2, 0.0, 0.0]] and t == 0  # no optimizer step
+    mask, weights, t = results["set"]
+    # (1,0) dropped after the step (its weight 0 whether or not SET's random growth picks it again)
+    assert t == 1 and weights[1, 0] == 0.0 and mask[0, 0] and mask[0, 1] and mask.sum() == 3
+    assert weights[0, 0] == pytest.approx(0.35, abs=1e-6) and weights[0, 1] == pytest.approx(-0.25, abs=1e-6)
+
+
+def test_rigl_update_steps_take_no_optimizer_step(tmp_path):
+    """Over a run, AdamW's step count is the number of steps minus RigL's update steps (Alg. 1);
+    SET's update steps are optimizer steps as well."""
+    for method, expected_t in (("rigl", 24 - 4), ("set", 24)):
+        s = train(PretrainConfig(**RUN, sparse_method=method, mask_update_every=4), tmp_path / method, progress=False)
+        arrays, _ = checkpoint.load(tmp_path / method)
+        assert s["mask_updates"] == 4 and int(arrays["adam/t"]) == expected_t

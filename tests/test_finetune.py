@@ -156,6 +156,7 @@ def test_densify_reactivates_pruned_weights_at_zero_and_trains_everything(sparse
     enc = Encoder.build(tok, PUBMEDQA, 9, model.config.n_ctx)
     log = train_stage(model, prompt, enc, stage, "pubmedqa", cfg, 8, 1e-3, np.random.default_rng(1), False, "t")
     assert log["steps"] == 3 and log["flops"] > 0
+    assert log["flops_executed"] == log["flops"]  # densified: no masked products, the CPU runs what is counted
     after = model.state_dict()
     assert all(not np.array_equal(before[n], after[n]) for n in before)  # every weight of Eq. 2 is trained
     assert all(np.mean(after[n][~m] != 0) > 0.99 for n, m in masks.items())  # the pruned ones included
@@ -250,7 +251,7 @@ def test_unlabelled_stage_is_pseudo_labelled_by_the_previous_model(sparse_ckpt, 
         seen.append([e.key for e in exs])
         return guesses[: len(exs)], [""] * len(exs), 0
 
-    monkeypatch.setattr(finetune_module, "predict", fake_predict)
+    monkeypatch.setattr(finetune_module.experiment, "predict", fake_predict)  # run_seed looks it up there
     run = run_seed(cfg, load_init(cfg.init), stages, 8, 1e-3, seed=0, progress=False)
     assert seen == [[e.key for e in stages[1].train]]  # pseudo-labelling asked once, for the unlabelled stage
     assert "unlabelled" in run["stages"][1]["data"] and run["stages"][1]["n_train"] + run["stages"][1]["n_val"] == 6  # failed dropped
@@ -309,8 +310,8 @@ def run_with_answers(sparse_ckpt, monkeypatch, answers, seeds):
     """finetune() on the synthetic SMALL_FT task with training skipped and ``answers(seed, test)`` as the test predictions."""
     from mediswift_np.tasks import evaluation
 
-    skipped = {"best_epoch": 1, "epochs_run": 1, "steps": 0, "val_score": 0.0, "val_loss": 0.0, "history": [], "flops": 0}
-    monkeypatch.setattr(finetune_module, "train_stage", lambda *args, **kwargs: skipped)
+    skipped = {"best_epoch": 1, "epochs_run": 1, "steps": 0, "val_score": 0.0, "val_loss": 0.0, "history": [], "flops": 0, "flops_executed": 0}
+    monkeypatch.setattr(finetune_module.experiment, "train_stage", lambda *args, **kwargs: skipped)
     calls = []  # with training skipped, predict is called once per seed, on the test set, in seed order
 
     def fake_predict(model, encoder, prompt, examples, progress=False, desc=""):
@@ -395,8 +396,8 @@ def test_hoc_run_reports_sentence_level(sparse_ckpt, tmp_path, monkeypatch):
         return [label, f"{label}|{other}", other, "failed"][i % 4]
 
     fixed = [answer(i, g) for i, g in enumerate(gold)]
-    skipped = {"best_epoch": 1, "epochs_run": 1, "steps": 0, "val_score": 0.0, "val_loss": 0.0, "history": [], "flops": 0}
-    monkeypatch.setattr(finetune_module, "train_stage", lambda *args, **kwargs: skipped)
+    skipped = {"best_epoch": 1, "epochs_run": 1, "steps": 0, "val_score": 0.0, "val_loss": 0.0, "history": [], "flops": 0, "flops_executed": 0}
+    monkeypatch.setattr(finetune_module.experiment, "train_stage", lambda *args, **kwargs: skipped)
     monkeypatch.setattr(evaluation, "predict", lambda model, encoder, prompt, exs, progress=False, desc="": ([answer(i, e.label) for i, e in enumerate(exs)], [""] * len(exs), 0))
     s = finetune(cfg, tmp_path / "fixed", progress=False)
     pred, expected = check_against_sklearn(s, tmp_path / "fixed")

@@ -1,5 +1,6 @@
 """Counted = analytic: the engine's FLOP count of a training step against the App. F
-formula, term by term, for tiny configs at s ∈ {0, 0.5, 0.75}."""
+formula, term by term, for tiny configs at s ∈ {0, 0.5, 0.75}; executed FLOPs against
+their closed forms on both masked-matmul paths; the savings of one sparsity, every way."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import pytest
 
 from mediswift_np import sparse
 from mediswift_np.autograd import count_flops
-from mediswift_np.config import GPTConfig
-from mediswift_np.flop_audit import PRODUCT_TERMS, expected_counts, reconcile
+from mediswift_np.config import PRESETS, GPTConfig
+from mediswift_np import flops
+from mediswift_np.flop_audit import PRODUCT_TERMS, expected_counts, expected_executed_counts, reconcile, savings
 from mediswift_np.model import GPT
 
 CONFIGS = [
@@ -87,7 +89,7 @@ def test_sparse_products_scale_by_one_minus_s():
 def test_rows_match_hand_worked_values():
     """Every row of one training step of CONFIGS[1] at s = 0.5, worked by hand from the
     counting rules documented next to each op (functional.py, autograd/ops.py) and the
-    App. F terms (flops/__init__.py): B = 2, T = 32, C = 32, F = 4C = 128, nh = 4, L = 3,
+    App. F terms (flops/analytic.py): B = 2, T = 32, C = 32, F = 4C = 128, nh = 4, L = 3,
     V = 300, N = B·T = 64 rows."""
     cfg = CONFIGS[1]
     counter = count_step(cfg, 2, 32, 0.5)
@@ -116,3 +118,69 @@ def test_rows_match_hand_worked_values():
     # per sequence: 2·emb + 3·[L·(24 C² T (1-s) + 4 T² C + 3 nh T²) + 2 T C V]
     #   = 1228800 + 3·[3·(393216 + 131072 + 12288) + 614400] = 1228800 + 3·2224128 = 7901184
     assert sum(r.analytic for r in rows.values()) == 2 * 7_901_184
+
+
+@pytest.mark.parametrize("backend", ["dense", "scipy"])
+@pytest.mark.parametrize("s", [0.0, 0.5, 0.75])
+@pytest.mark.parametrize("cfg", CONFIGS, ids=["L2-d16", "L3-d32"])
+def test_every_executed_count_matches_its_closed_form(cfg, s, backend):
+    batch, T = 3, cfg.n_ctx
+    counter = count_step(cfg, batch, T, s, backend)
+    expected = expected_executed_counts(cfg, batch, T, s, backend)
+    assert {(sc, k) for sc, k, _ in counter.executed} == set(expected)
+    for (scope, kind), (fwd, bwd) in expected.items():
+        assert counter.total(scope=scope, kind=kind, phase="forward", executed=True) == fwd, (scope, kind)
+        assert counter.total(scope=scope, kind=kind, phase="backward", executed=True) == bwd, (scope, kind)
+
+
+@pytest.mark.parametrize("s", [0.5, 0.75])
+def test_dense_path_executes_the_dense_model_plus_the_masking(s):
+    """Written out for CONFIGS[1] (C = 32, F = 128, L = 3), B = 2, T = 32, N = 64: on the dense
+    path the sparse model executes every FLOP the dense model does, plus W ⊙ m for the
+    (C, 3C), (C, C), (C, F), (F, C) matrices of each layer: L·(3C² + C² + 2CF) = 3·12,288."""
+    cfg = CONFIGS[1]
+    dense, masked = count_step(cfg, 2, 32, 0.0), count_step(cfg, 2, 32, s, "dense")
+    assert masked.total(executed=True) - dense.total(executed=True) == 3 * (3 * 32**2 + 32**2 + 2 * 32 * 128) == 36_864
+    assert masked.total(kind="mask", executed=True) == 36_864 and masked.total(kind="mask") == 0
+    # the six matrices: 3 GEMMs of 2·N·in·out each, executed whatever s is
+    six = 3 * 2 * 64 * (3 * 32**2 + 32**2 + 2 * 32 * 128)
+    assert sum(masked.total(scope=t, kind="sparse_matmul", executed=True) for t in ("attention.qkv", "attention.output", "mlp")) == 3 * six
+    scipy = count_step(cfg, 2, 32, s, "scipy")  # the scipy path executes what it counts
+    assert dict(scipy.executed) == dict(scipy.counts)
+
+
+@pytest.mark.parametrize("s", [0.5, 0.75])
+def test_reconcile_rows_carry_executed_flops(s):
+    cfg = CONFIGS[1]
+    counter = count_step(cfg, 2, 32, s)
+    rows = {r.term: r for r in reconcile(counter, cfg, 2, 32, s)}
+    assert sum(r.executed for r in rows.values()) == counter.total(executed=True)
+    for term, dense_weights in (("attention.qkv", 3 * 32**2), ("attention.output", 32**2), ("mlp", 2 * 32 * 128)):
+        # executed: 3 products × 2·N·in·out per layer; counted: the same over nnz = (1-s)·in·out
+        assert rows[term].executed == cfg.n_layer * 3 * 2 * 64 * dense_weights
+        assert rows[term].counted == rows[term].executed * (1 - s)
+    assert rows["masking W ⊙ m"].executed == cfg.n_layer * (3 * 32**2 + 32**2 + 2 * 32 * 128)
+
+
+def test_savings_of_the_tiny_model_every_way():
+    """The three "tiny at 75%" savings of the tutorials and the README, from their closed forms."""
+    tiny = PRESETS["tiny"]  # L = 4, d = 128, h = 4, V = 2048
+    r = savings(tiny, 128, 0.75)
+    # App. F per sequence at S = 128 (paper convention): 2·emb + 3·[L·(24 d² S (1-s) + 4 S² d + 3 h S²) + 2 S d V]
+    S, d, L, V, h = 128, 128, 4, 2048, 4
+
+    def train(s, V=V, S=S):
+        return 2 * (2 * S * V * d) + 3 * (L * (24 * d * d * S * (1 - s) + 4 * S * S * d + 3 * h * S * S) + 2 * S * d * V)
+
+    assert r.analytic_training == pytest.approx(train(0) / train(0.75), rel=1e-12) == pytest.approx(1.7683, abs=1e-4)
+    assert r.analytic_training == pytest.approx(flops.flop_savings(tiny, 128, 0.75), rel=1e-12)
+    assert r.six_matrices == pytest.approx(4.0)
+    # counted: the engine's whole step; its lookup is a gather, so the vocabulary weighs less than in App. F
+    step = [sum(f + b for f, b in expected_counts(tiny, 1, 128, sp).values()) for sp in (0.0, 0.75)]
+    assert r.counted == pytest.approx(step[0] / step[1], rel=1e-12)
+    two = savings(tiny, 128, 0.75, batch=2)  # tutorial 04's step of 2 sequences: 1.97×
+    assert two.counted == pytest.approx(1_838_301_184 / 932_331_520, rel=1e-12)
+    assert r.executed < 1.0  # the dense path runs all of the dense model's FLOPs, and W ⊙ m on top
+    r06 = savings(tiny.with_(vocab_size=1348), 64, 0.75)  # tutorial 06's runs: the tokenizer's V, 64-token windows
+    assert r06.analytic_training == pytest.approx(train(0, 1348, 64) / train(0.75, 1348, 64), rel=1e-12)
+    assert round(r06.analytic_training, 2) == 2.07

@@ -282,13 +282,13 @@ def test_param_counts_from_shapes(name):
     total = sum(math.prod(s) for s in _param_shapes(cfg))
     assert p["total"] == total
     assert p["non_embedding"] == total - cfg.vocab_size * cfg.n_embd - cfg.n_ctx * cfg.n_embd
-    assert p["active"] == p["non_embedding"]
+    assert p["active_non_embedding"] == p["non_embedding"]  # dense: nothing masked
 
 
 @pytest.mark.parametrize("name", list(TABLE6))
 @pytest.mark.parametrize("sparsity", SPARSITIES)
 def test_table5_and_table6_params_are_non_embedding_active(name, sparsity):
-    active = F.param_counts(PRESETS[name], sparsity)["active"]
+    active = F.param_counts(PRESETS[name], sparsity)["active_non_embedding"]
     assert abs(active / TABLE6_PARAMS[name][sparsity] - 1) < 0.005
 
 
@@ -298,13 +298,34 @@ def test_active_params_equal_drawn_masks(sparsity):
     rng = np.random.default_rng(1)
     shapes = F.sparsified_matrix_shapes(cfg)
     pruned = sum(int((~_random_mask(s, sparsity, rng)).sum()) for s in shapes.values()) * cfg.n_layer
-    assert F.n_active_params(cfg, sparsity) == cfg.n_params(embeddings=False) - pruned
+    assert F.n_active_non_embedding_params(cfg, sparsity) == cfg.n_params(embeddings=False) - pruned
+
+
+
+@pytest.mark.parametrize("sparsity", (0.0, 0.5, 0.75))
+def test_active_counts_of_model_and_formula_differ_by_the_embeddings(sparsity):
+    """sparse.sparsity_report(model).active_params_with_embeddings (pre-training's JSON key)
+    counts the drawn masks over every parameter; flops.n_active_non_embedding_params is the
+    analytic count without the embeddings. Closed form of the difference: wte + wpe = (V + n_ctx)·d."""
+    from mediswift_np import sparse
+    from mediswift_np.model import GPT
+
+    cfg = GPTConfig(vocab_size=70, n_ctx=16, n_layer=2, n_embd=24, n_head=3)
+    model = GPT(cfg, seed=0)
+    if sparsity:
+        sparse.sparsify(model, sparsity, np.random.default_rng(0))
+    with_embeddings = sparse.sparsity_report(model).active_params_with_embeddings
+    assert with_embeddings == sum(int(p.size if p.mask is None else p.mask.sum()) for p in model.parameters())
+    assert with_embeddings - F.n_active_non_embedding_params(cfg, sparsity) == (70 + 16) * 24
+    # and by hand at s = 0.5: 12 d² weights per block, half kept (24·24·0.5 is integral)
+    if sparsity == 0.5:
+        assert F.n_active_non_embedding_params(cfg, 0.5) == 2 * (6 * 24**2 + 13 * 24) + 2 * 24
 
 
 def test_six_nd():
     cfg = PRESETS["xl"]
     assert F.six_nd(cfg, PAPER_TOKENS) == 6 * cfg.n_params(embeddings=False) * PAPER_TOKENS
-    assert F.six_nd(cfg, PAPER_TOKENS, 0.75) == 6 * F.n_active_params(cfg, 0.75) * PAPER_TOKENS
+    assert F.six_nd(cfg, PAPER_TOKENS, 0.75) == 6 * F.n_active_non_embedding_params(cfg, 0.75) * PAPER_TOKENS
     # 6ND leaves out attention over positions and the vocabulary terms, so it undercounts.
     assert F.six_nd(cfg, PAPER_TOKENS) < F.training_flops(cfg, 1024, tokens=PAPER_TOKENS)
 
@@ -398,3 +419,13 @@ def test_cli_bad_model():
     r = _run("--model", "gpt4", "--json")
     assert r.returncode == 2 and r.stdout == ""
     assert len(r.stderr.strip().splitlines()) == 1 and "gpt4" in r.stderr
+
+
+def test_docstring_examples():
+    import doctest
+
+    from mediswift_np.flops import analytic, params, validation
+
+    for module in (analytic, params, validation):
+        result = doctest.testmod(module)
+        assert result.failed == 0 and result.attempted > 0, module.__name__

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mediswift_np import checkpoint
+from mediswift_np import checkpoint, flop_audit
 from mediswift_np.pretrain import PretrainConfig, train
 
 SMALL = dict(steps=40, batch_size=8, seq_len=32, n_docs=300, merges=200, eval_batches=2, eval_every=20, lr=5e-3)
@@ -42,7 +42,8 @@ def assert_same_run(a: Path, b: Path) -> None:
         assert np.array_equal(arr_a[k], arr_b[k]), k  # bitwise: weights, masks, AdamW moments, step
     assert st_a["train_losses"] == st_b["train_losses"]
     assert st_a["val_losses"] == st_b["val_losses"]
-    assert st_a["data_rng"] == st_b["data_rng"] and st_a["flops_counted"] == st_b["flops_counted"]
+    assert st_a["data_rng"] == st_b["data_rng"] and st_a["flops_sparse_equivalent"] == st_b["flops_sparse_equivalent"]
+    assert st_a["flops_executed"] == st_b["flops_executed"]
 
 
 def test_sparse_run_learns_and_reports(tmp_path):
@@ -67,13 +68,24 @@ def test_sparse_run_learns_and_reports(tmp_path):
     assert tok.vocab_size == model.config.vocab_size == s["vocab_size"]
     # Table 1: 3% validation; Sec. 2.1: overall sparsity S = Σ s_l N_l / N
     assert s["overall_sparsity"] == pytest.approx(0.5 * 12 * 128**2 * 4 / s["params"])
+    # active parameters: all of them but the pruned half of the 12 d² L block weights
+    assert s["active_params_with_embeddings"] == s["params"] - 12 * d * d * L // 2
+    # FLOPs of the six matrices per step, N = B·S = 256 rows, 12 d² weights per layer:
+    # sparse-equivalent 3 products · 2 · nnz · N = 3·2·(6 d²)·N per layer; the dense path executes
+    # 3 full GEMMs 3·2·(12 d²)·N plus W ⊙ m (12 d² multiplies) per layer. Everything else is the same.
+    N, six = 8 * 32, 12 * d * d
+    extra_executed = 40 * L * (3 * 2 * six * N + six - 3 * 2 * (six // 2) * N)
+    assert s["flops_executed"] - s["flops_sparse_equivalent"] == extra_executed
+    per_step = sum(f + b for f, b in flop_audit.expected_counts(model_cfg, 8, 32, 0.5).values())
+    assert s["flops_sparse_equivalent"] == 40 * per_step  # every step's count, in closed form (flop_audit)
 
 
 def test_cli_json_contract(tmp_path):
     out = tmp_path / "cli"
     proc = run_cli("--tiny", "--json", "--quiet", "--out", str(out), *cli_args({**SMALL, "steps": 6}))
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
-    for key in ("initial_loss", "final_loss", "steps", "tokens", "sparsity", "flops_analytic", "flops_counted", "wall_seconds", "checkpoint"):
+    for key in ("initial_loss", "final_loss", "steps", "tokens", "sparsity", "flops_analytic", "flops_sparse_equivalent",
+                "flops_executed", "active_params_with_embeddings", "wall_seconds", "checkpoint"):
         assert key in summary
     assert summary["steps"] == 6 and summary["sparsity"] == 0.0 and Path(summary["checkpoint"]) == out
     assert math.isfinite(summary["final_loss"]) and summary["wall_seconds"] > 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import numpy as np
 import pytest
 
@@ -55,7 +57,7 @@ def test_overall_sparsity_is_weighted_mean():
     assert report.overall_sparsity == pruned / N
     d, L = MICRO.n_embd, MICRO.n_layer
     assert pruned == L * 12 * d * d // 2  # the six matrices hold 12d² weights per block
-    assert report.active_params == N - pruned
+    assert report.active_params_with_embeddings == N - pruned
     assert report.sparsified_fraction == 0.5
 
 
@@ -204,6 +206,40 @@ def test_counted_flops_are_sparse_algorithm_flops(backend):
     nnz = round((1 - s) * 8 * 12)
     assert c.total(kind="sparse_matmul", phase="forward") == 2 * nnz * N == (1 - s) * 2 * N * 8 * 12
     assert c.total(kind="sparse_matmul", phase="backward") == 2 * (2 * nnz * N)
+
+
+
+# (needs x grad, needs W grad, dense weight gradients) -> which products run
+GRAD_CASES = [(True, True, False), (False, True, False), (True, False, False), (True, True, True)]
+
+
+@pytest.mark.parametrize("backend", ["dense", "scipy"])
+@pytest.mark.parametrize("x_grad, w_grad, dense_grad", GRAD_CASES)
+def test_executed_flops_per_backend_match_closed_forms(backend, x_grad, w_grad, dense_grad):
+    """sparse.py's table, one (N, in) x (in, out) layer: the dense path executes full GEMMs
+    (2·N·in·out each) and W ⊙ m (in·out); the scipy path executes 2·nnz·N per product. The
+    sparse-equivalent count is 2·nnz·N per product on both; RigL's dense weight gradient is
+    2·N·in·out on both, counted and executed."""
+    rng = np.random.default_rng(12)
+    s, N, n_in, n_out = 0.75, 6, 8, 12
+    w = masked_param(rng, (n_in, n_out), s, np.float32)
+    w.requires_grad = w_grad
+    x = Tensor(rng.standard_normal((N, n_in)).astype(np.float32), requires_grad=x_grad)
+    nnz, gemm, sparse_product = round((1 - s) * n_in * n_out), 2 * N * n_in * n_out, 2 * round((1 - s) * n_in * n_out) * N
+    switch = sparse.dense_weight_gradients() if dense_grad else nullcontext()
+    with sparse.use_backend(backend), switch, count_flops() as c:
+        y = sparse.masked_linear(x, w)
+        y.backward(np.ones(y.shape, np.float32))
+    assert nnz == 24 and c.total(kind="sparse_matmul", phase="forward") == sparse_product
+    sparse_backward = x_grad + (w_grad and not dense_grad)  # products counted 2·nnz·N in the backward
+    assert c.total(kind="sparse_matmul", phase="backward") == sparse_backward * sparse_product
+    assert c.total(kind="matmul") == c.total(kind="matmul", executed=True) == dense_grad * gemm  # "dense_weight_grad"
+    per_product = gemm if backend == "dense" else sparse_product  # what one product executes
+    assert c.total(kind="sparse_matmul", phase="forward", executed=True) == per_product
+    assert c.total(kind="sparse_matmul", phase="backward", executed=True) == sparse_backward * per_product
+    assert c.total(kind="mask", executed=True) == (n_in * n_out if backend == "dense" else 0)
+    assert c.total(kind="mask") == 0  # a sparse algorithm never forms W ⊙ m
+    assert c.total(executed=True) - c.total() == (per_product - sparse_product) * (1 + sparse_backward) + c.total(kind="mask", executed=True)
 
 
 def test_bad_sparsity_and_backend_are_user_errors():

@@ -3,7 +3,7 @@
     python -m mediswift_np.finetune --task pubmedqa --init runs/pretrain-tiny-s0.75 --synthetic
     python -m mediswift_np.finetune --task hoc --init CKPT --data ../shared/data/hoc --seeds 3 --json
 
-One option per field of :class:`~mediswift_np.finetune.FinetuneConfig`; prints the report
+One option per field of :class:`~mediswift_np.finetune.config.FinetuneConfig`; prints the report
 (tasks/report.py) and, with ``--json``, the summary as one JSON object.
 """
 
@@ -25,7 +25,8 @@ from ..runtime import keep_freed_memory
 from ..tasks import TASKS
 from ..tasks.prompting import LOSS_ON, PROMPT_INITS
 from ..tasks.report import format_report
-from . import REVIVED_INITS, FinetuneConfig, finetune
+from .config import REVIVED_INITS, FinetuneConfig
+from .experiment import finetune
 
 HELP = {
     "init": "pre-trained checkpoint directory (python -m mediswift_np.pretrain --out DIR)",

@@ -65,7 +65,7 @@ def flop_report(model: str, sparsity: float, tokens: float, seq_len: int, embedd
         "savings": dense_total / total,
         "terms": terms,
         "six_nd": six_nd(cfg, tokens, sparsity),
-        "six_nd_params": "active",
+        "six_nd_params": "active_non_embedding",
     }
 
 
@@ -94,7 +94,7 @@ def format_report(r: dict) -> str:
         f"training FLOPs per sequence {r['training_flops_per_sequence']:.4e}, per token {r['flops_per_token']:.4e}",
         f"total training FLOPs: dense {r['dense_total_flops']:.4e}, sparse {r['total_flops']:.4e}, "
         f"savings {r['savings']:.3f}x",
-        f"params: total {p['total']:,}, non-embedding {p['non_embedding']:,}, active {p['active']:,}",
+        f"params: total {p['total']:,}, non-embedding {p['non_embedding']:,}, active non-embedding {p['active_non_embedding']:,}",
         f"6ND with N = active non-embedding params: {r['six_nd']:.4e}",
     ]
     return "\n".join(lines)

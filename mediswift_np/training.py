@@ -1,0 +1,61 @@
+"""One optimizer step, shared by pre-training (pretrain.py) and fine-tuning (finetune/train.py).
+
+Everything around the step differs between the two -- where batches come from, the
+mask updates of SET/RigL, FLOP counting, evaluation, early stopping, checkpoints -- but
+the step itself is the same five lines (nanoGPT's ``train.py`` loop, without gradient
+accumulation)::
+
+    optimizer.zero_grad()          # no gradient left over from the previous step
+    loss = compute_loss()          # forward pass and loss: Eq. 1 (pre-training) or Eq. 3 (fine-tuning)
+    loss.backward()                # ∂loss/∂θ into every parameter's .grad (masked: 0 at pruned weights)
+    optimizer.clip_grad_norm()     # g ← g · min(1, c / ‖g‖), c = the optimizer's grad_clip
+    optimizer.step(lr)             # AdamW at this step's learning rate (optim.lr_schedule)
+
+A step whose loss is NaN or infinite is not applied: ``train_step`` returns the loss
+without clipping or updating, and the caller stops the run with its own message (which
+names the last good checkpoint, or the fine-tuning stage). ``update=False`` stops after
+the backward pass: RigL's mask-update steps, where the mask update replaces the
+optimizer step (Evci et al. 2020, Alg. 1; dst.py).
+
+Does not handle: gradient accumulation over micro-batches, mixed precision, several
+optimizers.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+
+from .autograd import Tensor
+from .optim import AdamW
+
+
+def train_step(optimizer: AdamW, compute_loss: Callable[[], Tensor], lr: float, update: bool = True) -> tuple[float, float]:
+    """One optimizer step; returns (loss, global gradient norm before clipping).
+
+    ``compute_loss`` runs the forward pass of one batch and returns the scalar loss
+    tensor, e.g. ``lambda: model(x, y)[1]``. With a non-finite loss, or ``update=False``
+    (gradients only), nothing is updated and the norm returned is NaN.
+
+    Example (one step on L = (θ - 3)², θ = 0: gradient -6, clipped to norm 1, then AdamW's
+    first step moves θ by lr·sign(g) = +0.1 whatever the scale of g):
+        >>> from mediswift_np.nn import Parameter
+        >>> from mediswift_np.optim import AdamWConfig
+        >>> theta = Parameter(np.zeros(1))
+        >>> opt = AdamW([("theta", theta)], AdamWConfig(weight_decay=0.0, grad_clip=1.0))
+        >>> loss, norm = train_step(opt, lambda: ((theta - 3.0) ** 2).sum(), lr=0.1)
+        >>> loss, norm, round(float(theta.data[0]), 6)
+        (9.0, 6.0, 0.1)
+    """
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverging step is caught below, not warned about
+        optimizer.zero_grad()  # 1. forget the previous step's gradients
+        loss = compute_loss()  # 2. forward pass and loss
+        loss.backward()  # 3. backward pass
+        value = loss.item()
+        if not (update and math.isfinite(value)):
+            return value, math.nan  # gradients only, or diverged: never apply this update (the caller stops the run)
+        grad_norm = optimizer.clip_grad_norm()  # 4. clip the global gradient norm
+        optimizer.step(lr)  # 5. the AdamW update at this step's learning rate
+    return value, grad_norm
