@@ -15,8 +15,9 @@ them densely with soft prompts. Every stage lives in its own small module here:
     data          corpus readers, the synthetic biomedical corpus and tasks (closed-book drug
                   profiles, leak-free splits), batching
     flops         the analytic FLOP counter (Hoffmann et al. 2022, App. F)
-    flop_audit    counted vs analytic FLOPs, term by term
+    flop_audit    sparse-equivalent, executed and analytic FLOPs, term by term
     checkpoint    .npz + JSON checkpoints, atomic and verified
+    training      the optimizer step shared by pre-training and fine-tuning
     pretrain      sparse pre-training (python -m mediswift_np.pretrain)
     tasks         PubMedQA and HoC formats, loaders and official-script metrics
     generate      greedy generation with a key/value cache
@@ -24,8 +25,8 @@ them densely with soft prompts. Every stage lives in its own small module here:
     recovery      does dense fine-tuning recover what sparse pre-training lost? (Table 3 analog)
     accelerator   an emulator of a dataflow (wafer-scale) accelerator
     interop       Hugging Face GPT-2 / BioGPT-format export and import
-    exercises     the checker of the classroom exercises in tutorials/exercises/
-    runtime       one process setting that speeds up training steps
+    exercises     build-it-yourself tracks for every stage and their checker (tutorials/exercises/)
+    runtime       the machine a timing ran on (CPU, SIMD, BLAS); keep freed memory
     cli, errors   the shared command line: options from config dataclasses, one-line errors
 
 Import submodules explicitly, e.g. ``from mediswift_np.model import GPT``.

@@ -39,7 +39,8 @@ last good checkpoint of the run, if one was saved.
 path when it returns or fails (``sparse.use_backend``), so a notebook's later cells keep
 theirs.
 
-Does not handle: multiple processes, gradient accumulation, mixed precision.
+Does not handle: multiple processes (reference/train_ddp.py continues an exported run on
+PyTorch DDP: README "Scaling up"), gradient accumulation, mixed precision.
 """
 
 from __future__ import annotations
