@@ -34,6 +34,7 @@ FINETUNE = dict(task="pubmedqa", seeds=1)
 
 def equal_flop_steps(base: PretrainConfig, vocab_size: int) -> int:
     """Steps that give a static/SET run the analytic FLOPs of a RigL run of ``base.steps``."""
+    base = base.validate()  # seq_len 0 -> the model context
     cfg = base.model_config(vocab_size)
     per_step = base.batch_size * flops.training_flops(cfg, base.seq_len, base.sparsity)
     updates = sum(dst.is_update_step(t, base.steps, base.dst_config()) for t in range(base.steps))
