@@ -10,11 +10,27 @@ machine noise hits both alike; we report medians.
 
     python benchmarks/bench_engine.py            # tiny and small, 10 timed steps each
     python benchmarks/bench_engine.py --steps 20 --configs tiny
+    python benchmarks/bench_engine.py --emulate-avx2   # both frameworks as on an AVX2 machine
 
 PyTorch runs only if installed (pip install torch); its thread count is set to the
-number of cores, the same as OpenBLAS uses for NumPy's matmuls. The process asks glibc to
+number of cores, the same as OpenBLAS uses for NumPy's matmuls and mediswift_np.parallel
+for the elementwise ops (MEDISWIFT_NUM_THREADS overrides ours). The process asks glibc to
 keep freed memory for reuse (mediswift_np.runtime), as the training CLIs do; both
 frameworks run in this one process, so both benefit.
+
+Model FLOP utilisation: MFU = model FLOPs per second ÷ the machine's float32 GEMM rate
+(the faster of NumPy's and PyTorch's on a 1024³ product, best of several). Model FLOPs are
+the analytic training FLOPs of mediswift_np.flops (Hoffmann et al. App. F: forward +
+2 × forward for every product) without the embedding term, which App. F prices as a
+one-hot matmul but both frameworks run as a gather. Both frameworks get the same
+numerator, so their MFUs compare like their tok/s.
+
+``--emulate-avx2`` re-runs the script with the AVX-512 kernels of every library switched
+off (``AVX2_ENV``): OpenBLAS's Haswell kernels, NumPy's AVX2 loops, ATen's AVX2 kernels,
+and MKL / oneDNN (PyTorch's GEMMs) limited to AVX2. Close to, not the same as, a real
+AVX2 machine: clock, caches and memory bandwidth stay those of this one.
+
+Where the time goes, op by op: benchmarks/profile_step.py.
 """
 
 from __future__ import annotations
@@ -29,14 +45,53 @@ from pathlib import Path
 import numpy as np
 
 from mediswift_np.config import GPTConfig
+from mediswift_np.flops import training_flops_by_term
 from mediswift_np.model import GPT
 from mediswift_np.optim import AdamW, AdamWConfig
-from mediswift_np.runtime import keep_freed_memory
+from mediswift_np.runtime import keep_freed_memory, machine_line
 
 CONFIGS = {  # (config, batch size)
     "tiny": (GPTConfig(vocab_size=2048, n_ctx=128, n_layer=4, n_embd=128, n_head=4), 16),
     "small": (GPTConfig(vocab_size=8192, n_ctx=256, n_layer=6, n_embd=256, n_head=8), 8),
 }
+
+# NumPy 2.4 names its x86 SIMD targets X86_V2/V3/V4 (V4 = AVX-512), plus AVX512_ICL/SPR;
+# `python -c "import numpy; numpy.show_runtime()"` lists them. Older names (AVX512F, ...) are ignored.
+AVX2_ENV = {
+    "OPENBLAS_CORETYPE": "Haswell",  # OpenBLAS: AVX2 GEMM kernels
+    "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",  # NumPy: AVX2 ufunc loops
+    "ATEN_CPU_CAPABILITY": "avx2",  # PyTorch's own kernels
+    "MKL_ENABLE_INSTRUCTIONS": "AVX2",  # PyTorch's GEMMs (MKL)
+    "ONEDNN_MAX_CPU_ISA": "AVX2",  # PyTorch's oneDNN kernels
+}
+
+
+def emulate_avx2_if_asked(asked: bool) -> None:
+    """Re-run this script with ``AVX2_ENV`` set (the libraries read it when they load)."""
+    if asked and any(os.environ.get(k) != v for k, v in AVX2_ENV.items()):
+        os.environ.update(AVX2_ENV)
+        os.execv(sys.executable, [sys.executable, *sys.argv])
+
+
+def gemm_rate(n: int = 1024, repeats: int = 10, use_torch: bool = False) -> float:
+    """float32 FLOP/s of an (n, n) @ (n, n) product, best of ``repeats``: the machine's GEMM peak."""
+    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+    if use_torch:
+        import torch
+
+        a = torch.from_numpy(a)
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        a @ a
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best
+
+
+def model_flops(cfg: GPTConfig, batch: int) -> float:
+    """Analytic training FLOPs of one step (App. F, see the module docstring), embedding lookup left out."""
+    terms = training_flops_by_term(cfg, cfg.n_ctx)
+    return batch * (sum(terms.values()) - terms["embeddings"])
 
 
 def numpy_step(model, opt, x, y):
@@ -94,6 +149,9 @@ def bench(name: str, steps: int, warmup: int = 2) -> dict:
         runners["torch_manual"] = lambda: manual(tx, ty)
     except ImportError:
         pass
+    peak = gemm_rate()
+    if "torch" in runners:
+        peak = max(peak, gemm_rate(use_torch=True))
     times = {k: [] for k in runners}
     for i in range(warmup + steps):
         for k, run in runners.items():
@@ -101,9 +159,10 @@ def bench(name: str, steps: int, warmup: int = 2) -> dict:
             run()
             if i >= warmup:
                 times[k].append(time.perf_counter() - t0)
-    out = {"config": name, "tokens_per_step": B * T}
+    out = {"config": name, "tokens_per_step": B * T, "gemm_peak": peak}
     for k, ts in times.items():
         out[k] = B * T / statistics.median(ts)
+        out[k + "_mfu"] = model_flops(cfg, B) / statistics.median(ts) / peak
     return out
 
 
@@ -111,18 +170,28 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    ap.add_argument("--emulate-avx2", action="store_true", help="switch off every library's AVX-512 kernels (AVX2_ENV) and re-run")
     args = ap.parse_args()
+    emulate_avx2_if_asked(args.emulate_avx2)
     applied = keep_freed_memory()  # for the whole process: PyTorch, timed beside us, benefits alike
-    print(f"cores: {os.cpu_count()}, numpy {np.__version__}, glibc keeps freed memory: {applied}")
-    print("| config | tokens/step | mediswift_np tok/s | PyTorch eager (SDPA) tok/s | ratio | PyTorch eager (same attention as ours) tok/s | ratio |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print(machine_line())
+    print(f"numpy {np.__version__}, glibc keeps freed memory: {applied}" + (", AVX2 emulated: " + " ".join(f"{k}={v}" for k, v in AVX2_ENV.items()) if args.emulate_avx2 else ""))
+    try:
+        import torch
+
+        print(f"torch {torch.__version__}, ATen CPU capability {torch.backends.cpu.get_cpu_capability()}")
+    except ImportError:
+        print("torch not installed: mediswift_np only")
+    print("| config | tokens/step | GEMM peak GFLOP/s | mediswift_np tok/s | MFU | PyTorch eager (SDPA) tok/s | MFU | ratio | PyTorch eager (same attention as ours) tok/s | ratio |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in args.configs:
         r = bench(name, args.steps)
-        cells = []
-        for key in ("torch", "torch_manual"):
-            t = r.get(key)
-            cells += [f"{t:,.0f}", f"{r['numpy'] / t:.2f}"] if t else ["n/a", "n/a"]
-        print(f"| {name} | {r['tokens_per_step']} | {r['numpy']:,.0f} | " + " | ".join(cells) + " |", flush=True)
+        cells = [f"{r['gemm_peak'] / 1e9:.0f}", f"{r['numpy']:,.0f}", f"{r['numpy_mfu']:.0%}"]
+        t = r.get("torch")
+        cells += [f"{t:,.0f}", f"{r['torch_mfu']:.0%}", f"{r['numpy'] / t:.2f}"] if t else ["n/a"] * 3
+        t = r.get("torch_manual")
+        cells += [f"{t:,.0f}", f"{r['numpy'] / t:.2f}"] if t else ["n/a"] * 2
+        print(f"| {name} | {r['tokens_per_step']} | " + " | ".join(cells) + " |", flush=True)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,12 @@ backward is the derivative worked out by hand, written beside the forward:
 
 Shapes use B batch, T time, C channels, nh heads, hs head size, V vocab.
 
+The elementwise and row-wise work (softmax, cross-entropy, LayerNorm, GELU) is written
+as small functions of one block of rows, ``_<op>_rows``, which each op runs through
+:func:`mediswift_np.parallel.rows`: on all cores, one cache-sized block at a time, with
+results bit-identical to calling the function once on the whole array. Sums *across*
+rows (a bias or LayerNorm-gain gradient) stay outside, on the whole array.
+
 Does not handle: attention masks other than causal + optional key padding; softmax over
 an axis other than the last.
 """
@@ -26,6 +32,7 @@ import math
 import numpy as np
 
 from .autograd import Function, Tensor
+from .parallel import rows
 
 
 class Linear(Function):
@@ -48,7 +55,9 @@ class Linear(Function):
             dx = (g2 @ self.w.T).reshape(*g.shape[:-1], self.w.shape[0])
             self.count(flops, "matmul")
         if self.needs_grad[1]:
-            dw = self.x2.T @ g2
+            # dW = xᵀ g, made in W's memory layout: for a transposed view (the tied output layer
+            # uses wteᵀ) as (gᵀ x)ᵀ, so adding it to wte's other gradient is not a strided pass
+            dw = (g2.T @ self.x2).T if _is_transposed(self.w) else self.x2.T @ g2
             self.count(flops, "matmul")
         if self.has_bias and self.needs_grad[2]:
             db = g2.sum(axis=0)
@@ -56,37 +65,53 @@ class Linear(Function):
         return dx, dw, db
 
 
+def _is_transposed(a: np.ndarray) -> bool:
+    """True for a Fortran-ordered 2-D view such as ``w.T`` of a C-contiguous ``w``."""
+    return a.ndim == 2 and a.flags.f_contiguous and not a.flags.c_contiguous
+
+
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``x @ weight + bias`` with ``weight`` of shape (in, out)."""
     return Linear.apply(x, weight) if bias is None else Linear.apply(x, weight, bias)
 
 
-def _softmax_rows(x: np.ndarray, inplace: bool = False) -> np.ndarray:
-    """exp(x - max) / sum, along the last axis; rows that are all -inf give all zeros.
+def _softmax_rows(x: np.ndarray, y: np.ndarray) -> None:
+    """y = exp(x - max) / sum along the last axis, for a block of rows (y may be x).
 
-    ``inplace=True`` overwrites ``x`` (saves allocating two more arrays of its size).
+    Rows that are all -inf give all zeros.
     """
     m = x.max(axis=-1, keepdims=True)
     m[~np.isfinite(m)] = 0.0  # a fully masked row: exp(-inf) = 0 everywhere, no NaN
-    e = np.subtract(x, m, out=x if inplace else None)
-    np.exp(e, out=e)
-    s = e.sum(axis=-1, keepdims=True)
+    np.subtract(x, m, out=y)
+    np.exp(y, out=y)
+    s = y.sum(axis=-1, keepdims=True)
     s[s == 0] = 1.0
-    e /= s
-    return e
+    y /= s
+
+
+def _softmax_backward_rows(y: np.ndarray, g: np.ndarray, dx: np.ndarray) -> None:
+    """dx = y ⊙ (g - Σ_j g_j y_j) along the last axis, for a block of rows."""
+    np.multiply(y, g - (g * y).sum(axis=-1, keepdims=True), out=dx)
+
+
+def _as_rows(a: np.ndarray) -> np.ndarray:
+    """(..., n) -> (rows, n): a view of a C-contiguous array (outputs are made with np.empty)."""
+    return a.reshape(-1, a.shape[-1]) if a.ndim else a.reshape(1, 1)
 
 
 class Softmax(Function):
     def forward(self, x):
-        self.y = _softmax_rows(x)
+        self.y = np.empty(x.shape, x.dtype)
+        rows(_softmax_rows, _as_rows(x), _as_rows(self.y))
         self.count(4 * x.size, "softmax")  # x - max, exp, sum, divide
         return self.y
 
     def backward(self, g):
         """dy_i/dx_j = y_i (δ_ij - y_j), so dx = y ⊙ (g - Σ_j g_j y_j)."""
-        y = self.y
+        dx = np.empty(g.shape, g.dtype)
+        rows(_softmax_backward_rows, _as_rows(self.y), _as_rows(g), _as_rows(dx))
         self.count(4 * g.size, "softmax")  # g*y, sum, subtract, *y
-        return (y * (g - (g * y).sum(axis=-1, keepdims=True)),)
+        return (dx,)
 
 
 class LogSoftmax(Function):
@@ -114,6 +139,22 @@ def log_softmax(x: Tensor) -> Tensor:
     return LogSoftmax.apply(x)
 
 
+def _cross_entropy_rows(z: np.ndarray, t: np.ndarray, p: np.ndarray, nll: np.ndarray) -> None:
+    """For a block of rows of logits z (n, V) and targets t (n,): p = softmax(z), nll = -log p[t]."""
+    np.subtract(z, z.max(axis=1, keepdims=True), out=p)  # shift by the row max (stability)
+    target_logit = p[np.arange(len(t)), t]  # z[t] - max
+    np.exp(p, out=p)
+    s = p.sum(axis=1, keepdims=True)
+    nll[:] = np.log(s[:, 0]) - target_logit  # -log softmax(z)[t] = log Σ exp(z - max) - (z[t] - max)
+    p /= s  # keep the probabilities for backward
+
+
+def _cross_entropy_backward_rows(p: np.ndarray, t: np.ndarray, scale: np.ndarray, d: np.ndarray) -> None:
+    """d = (p - onehot(t)) · scale, row by row, for a block of rows."""
+    np.multiply(p, scale[:, None], out=d)
+    d[np.arange(len(t)), t] -= scale
+
+
 class CrossEntropy(Function):
     def forward(self, logits, targets, loss_mask=None):
         V = logits.shape[-1]
@@ -124,20 +165,16 @@ class CrossEntropy(Function):
         if n == 0:
             raise ValueError("cross_entropy: the loss mask selects no tokens")
         self.shape, self.t = logits.shape, t
-        p = z - z.max(axis=1, keepdims=True)  # shift by the row max (stability)
-        target_logit = p[np.arange(t.size), t]  # z[t] - max
-        np.exp(p, out=p)
-        s = p.sum(axis=1, keepdims=True)
-        nll = np.log(s[:, 0]) - target_logit  # -log softmax(z)[t] = log Σ exp(z - max) - (z[t] - max)
-        p /= s  # keep the probabilities for backward
-        self.p, self.w_over_n = p, w / n
+        self.p, nll = np.empty(z.shape, z.dtype), np.empty(t.shape, z.dtype)  # (N, V), (N,)
+        rows(_cross_entropy_rows, z, t, self.p, nll)
+        self.w_over_n = w / n
         self.count(5 * z.size, "cross_entropy")  # -max, exp, sum, /s, (+ per row log, gather)
         return np.asarray((nll * w).sum() / n, dtype=z.dtype)
 
     def backward(self, g):
         """d loss / d z_i = (softmax(z_i) - onehot(t_i)) · mask_i / Σ mask  (times g)."""
-        d = self.p * (self.w_over_n * g)[:, None]  # a new array: p stays intact for another backward()
-        d[np.arange(self.t.size), self.t] -= self.w_over_n * g
+        d = np.empty(self.p.shape, self.p.dtype)  # a new array: p stays intact for another backward()
+        rows(_cross_entropy_backward_rows, self.p, self.t, self.w_over_n * g, d)
         self.count(2 * d.size, "cross_entropy")
         return d.reshape(self.shape), None, None
 
@@ -156,16 +193,31 @@ def cross_entropy(logits: Tensor, targets, loss_mask=None) -> Tensor:
     return CrossEntropy.apply(logits, targets, mask)
 
 
+def _layer_norm_rows(x, xhat, rstd, y, weight, bias, eps: float) -> None:
+    """For a block of rows x (n, C): x̂ = (x - μ)·rstd, rstd = 1/√(σ² + eps), y = w ⊙ x̂ + b."""
+    mu = x.mean(axis=-1, keepdims=True)  # (n, 1)
+    xc = x - mu
+    var = (xc * xc).mean(axis=-1, keepdims=True)  # biased variance
+    rstd[:] = 1.0 / np.sqrt(var + eps)
+    np.multiply(xc, rstd, out=xhat)
+    np.multiply(xhat, weight, out=y)
+    y += bias
+
+
+def _layer_norm_backward_rows(g, xhat, rstd, dx, weight) -> None:
+    """dx = rstd · (dx̂ - mean(dx̂) - x̂ · mean(dx̂ ⊙ x̂)) with dx̂ = g ⊙ w, for a block of rows."""
+    dxhat = g * weight
+    np.multiply(rstd, dxhat - dxhat.mean(axis=-1, keepdims=True) - xhat * (dxhat * xhat).mean(axis=-1, keepdims=True), out=dx)
+
+
 class LayerNorm(Function):
     def forward(self, x, weight, bias, eps: float = 1e-5):
-        mu = x.mean(axis=-1, keepdims=True)
-        xc = x - mu
-        var = (xc * xc).mean(axis=-1, keepdims=True)
-        self.rstd = 1.0 / np.sqrt(var + eps)  # (..., 1)
-        self.xhat = xc * self.rstd  # (..., C)
+        self.xhat, y = np.empty(x.shape, x.dtype), np.empty(x.shape, x.dtype)  # (..., C)
+        self.rstd = np.empty(x.shape[:-1] + (1,), dtype=x.dtype)  # (..., 1)
+        rows(_layer_norm_rows, _as_rows(x), _as_rows(self.xhat), _as_rows(self.rstd), _as_rows(y), weight=weight, bias=bias, eps=eps)
         self.weight = weight
         self.count(7 * x.size, "layernorm")  # mean, -mu, square, mean, *rstd, *w, +b
-        return self.xhat * weight + bias
+        return y
 
     def backward(self, g):
         """With x̂ = (x - μ)·rstd and y = w ⊙ x̂ + b, per row of C features:
@@ -174,13 +226,11 @@ class LayerNorm(Function):
         dx = rstd · (dx̂ - mean(dx̂) - x̂ · mean(dx̂ ⊙ x̂)).
         The two means come from μ and rstd depending on every x in the row.
         """
-        xhat, rstd = self.xhat, self.rstd
-        C = xhat.shape[-1]
-        g2 = g.reshape(-1, C)
-        db = g2.sum(axis=0)
-        dw = (g2 * xhat.reshape(-1, C)).sum(axis=0)
-        dxhat = g * self.weight
-        dx = rstd * (dxhat - dxhat.mean(axis=-1, keepdims=True) - xhat * (dxhat * xhat).mean(axis=-1, keepdims=True))
+        g2, xhat = _as_rows(g), _as_rows(self.xhat)  # (N, C)
+        db = g2.sum(axis=0)  # sums across rows: on the whole array
+        dw = (g2 * xhat).sum(axis=0)
+        dx = np.empty(g.shape, g.dtype)
+        rows(_layer_norm_backward_rows, g2, xhat, _as_rows(self.rstd), _as_rows(dx), weight=self.weight)
         self.count(11 * g.size, "layernorm")  # db, dw (2), dx̂, mean, dx̂·x̂, mean, x̂·m, two -, *rstd
         return dx, dw, db
 
@@ -194,33 +244,43 @@ _GELU_C = math.sqrt(2.0 / math.pi)
 _GELU_A = 0.044715
 
 
+def _gelu_rows(x: np.ndarray, t: np.ndarray, y: np.ndarray) -> None:
+    """t = tanh(√(2/π)(x + 0.044715 x³)) and y = ½x(1 + t), for a block of rows."""
+    np.multiply(x, x, out=t)  # x²
+    t *= x  # x³
+    t *= _GELU_A
+    t += x
+    t *= _GELU_C
+    np.tanh(t, out=t)
+    np.add(t, 1.0, out=y)
+    y *= x
+    y *= 0.5
+
+
+def _gelu_backward_rows(x: np.ndarray, t: np.ndarray, g: np.ndarray, d: np.ndarray) -> None:
+    """d = g · [½(1+t) + ½x(1-t²)·√(2/π)(1 + 3·0.044715·x²)], for a block of rows."""
+    np.multiply(x, x, out=d)
+    d *= 3 * _GELU_A
+    d += 1.0
+    d *= _GELU_C
+    d *= 1.0 - t * t
+    d *= x
+    d += 1.0 + t
+    d *= 0.5
+    d *= g
+
+
 class GELU(Function):
     def forward(self, x):
-        u = x * x
-        u *= x
-        u *= _GELU_A
-        u += x
-        u *= _GELU_C
-        t = np.tanh(u, out=u)  # t = tanh(√(2/π)(x + 0.044715 x³))
-        self.x, self.t = x, t
-        y = t + 1.0
-        y *= x
-        y *= 0.5
+        self.x, self.t, y = x, np.empty(x.shape, x.dtype), np.empty(x.shape, x.dtype)
+        rows(_gelu_rows, _as_rows(x), _as_rows(self.t), _as_rows(y))
         self.count(9 * x.size, "gelu")  # x², x³, ·a, +x, ·c, tanh, +1, ·x, ·0.5
         return y
 
     def backward(self, g):
         """d/dx [½x(1+t)] = ½(1+t) + ½x(1-t²)·√(2/π)(1 + 3·0.044715·x²)."""
-        x, t = self.x, self.t
-        d = x * x
-        d *= 3 * _GELU_A
-        d += 1.0
-        d *= _GELU_C
-        d *= 1.0 - t * t
-        d *= x
-        d += 1.0 + t
-        d *= 0.5
-        d *= g
+        d = np.empty(g.shape, g.dtype)
+        rows(_gelu_backward_rows, _as_rows(self.x), _as_rows(self.t), _as_rows(g), _as_rows(d))
         self.count(12 * g.size, "gelu")
         return (d,)
 
@@ -265,24 +325,50 @@ def causal_mask(Tq: int, Tk: int | None = None) -> np.ndarray:
     return np.triu(np.ones((Tq, Tk), dtype=bool), k=1 + Tk - Tq)
 
 
+def _attention_rows(qs, k, v, blocked, p, y, keep=None, pd=None) -> None:
+    """For a block of b heads: P = softmax(qs kᵀ, -inf where blocked) into p, y = P v.
+
+    With attention dropout, P ⊙ keep goes into pd and y = (P ⊙ keep) v.
+    """
+    np.matmul(qs, k.swapaxes(-1, -2), out=p)  # (b, T, hs) @ (b, hs, Tk) -> (b, T, Tk) scores
+    np.copyto(p, -np.inf, where=blocked)  # a select, not arithmetic
+    _softmax_rows(p, p)  # (b, T, Tk) attention probabilities
+    if keep is not None:
+        p = np.multiply(p, keep, out=pd)
+    np.matmul(p, v, out=y)  # (b, T, Tk) @ (b, Tk, hs) -> (b, T, hs)
+
+
+def _attention_backward_rows(g, qs, k, v, p, pd, y, dq, dk, dv, keep=None, *, scale) -> None:
+    """For a block of b heads: dv, dq, dk as derived in CausalSelfAttention.backward."""
+    np.matmul(pd.swapaxes(-1, -2), g, out=dv)  # (b, Tk, T) @ (b, T, hs) -> (b, Tk, hs)
+    ds = g @ v.swapaxes(-1, -2)  # dP: (b, T, hs) @ (b, hs, Tk) -> (b, T, Tk)
+    if keep is not None:
+        ds *= keep
+    ds -= (g * y).sum(axis=-1, keepdims=True)  # dP - D with D = g · y, (b, T, 1)
+    ds *= p  # dS = P ⊙ (dP - D)
+    np.matmul(ds, k, out=dq)  # (b, T, Tk) @ (b, Tk, hs) -> (b, T, hs)
+    dq *= scale
+    np.matmul(ds.swapaxes(-1, -2), qs, out=dk)  # (b, Tk, T) @ (b, T, hs); qs already carries 1/√hs
+
+
 class CausalSelfAttention(Function):
     def forward(self, q, k, v, key_mask=None, dropout_p: float = 0.0, rng=None):
         B, nh, T, hs = q.shape  # q: (B, nh, T, hs); k, v: (B, nh, Tk, hs), Tk ≥ T with cached keys
         Tk = k.shape[2]
-        scale = 1.0 / math.sqrt(hs)
-        qs = q * np.asarray(scale, dtype=q.dtype)  # fold 1/√hs into q: (B,nh,T,hs) is smaller than (B,nh,T,T)
-        att = qs @ k.swapaxes(-1, -2)  # (B, nh, T, hs) @ (B, nh, hs, Tk) -> (B, nh, T, Tk)
+        self.scale = np.asarray(1.0 / math.sqrt(hs), dtype=q.dtype)
+        qs = (q * self.scale).reshape(B * nh, T, hs)  # fold 1/√hs into q: (B,nh,T,hs) is smaller than (B,nh,T,T)
+        k, v = k.reshape(B * nh, Tk, hs), v.reshape(B * nh, Tk, hs)  # heads side by side: (B·nh, Tk, hs)
         blocked = causal_mask(T, Tk)  # (T, Tk)
-        if key_mask is not None:  # (B, Tk) True = a real token that may be attended to
-            blocked = blocked | ~key_mask[:, None, None, :]  # (B, 1, T, Tk); key_mask is already bool
-        np.copyto(att, -np.inf, where=blocked)  # a select, not arithmetic
-        p = _softmax_rows(att, inplace=True)  # (B, nh, T, Tk) attention probabilities, in att's buffer
-        pd = p
+        if key_mask is not None:  # (B, Tk) True = a real token that may be attended to; already bool
+            blocked = blocked | ~key_mask[:, None, None, :]  # (B, 1, T, Tk)
+        blocked = np.broadcast_to(blocked, (B, nh, T, Tk)).reshape(B * nh, T, Tk)  # a view when causal only
+        p, y = np.empty((B * nh, T, Tk), q.dtype), np.empty((B * nh, T, hs), q.dtype)
+        dropout = ()
         if dropout_p > 0.0:
-            self.keep = (rng.random(p.shape, dtype=np.float32) >= dropout_p).astype(p.dtype) / np.asarray(1 - dropout_p, dtype=p.dtype)
-            pd = p * self.keep
-        y = pd @ v  # (B, nh, T, Tk) @ (B, nh, Tk, hs) -> (B, nh, T, hs)
-        self.qs, self.k, self.v, self.p, self.pd, self.y, self.scale = qs, k, v, p, pd, y, scale
+            keep = (rng.random(p.shape, dtype=np.float32) >= dropout_p).astype(p.dtype) / np.asarray(1 - dropout_p, dtype=p.dtype)
+            dropout = (keep, np.empty_like(p))  # (keep, P ⊙ keep)
+        rows(_attention_rows, qs, k, v, blocked, p, y, *dropout)  # heads in blocks, on all cores
+        self.qs, self.k, self.v, self.p, self.y, self.dropout = qs, k, v, p, y, dropout
         mm = 2 * B * nh * T * Tk * hs  # one (T, Tk, hs) matmul per head
         self.count(q.size, "elementwise", "scale")
         self.count(mm, "matmul", "logits")
@@ -290,7 +376,7 @@ class CausalSelfAttention(Function):
         if dropout_p > 0.0:
             self.count(p.size, "dropout", "softmax")
         self.count(mm, "matmul", "values")
-        return y
+        return y.reshape(B, nh, T, hs)
 
     def backward(self, g):
         """With S = q kᵀ/√hs, P = softmax(S) (causal), y = P v:
@@ -301,27 +387,25 @@ class CausalSelfAttention(Function):
         Σ_j (g_i · v_j) P_ij = g_i · (Σ_j P_ij v_j) = g_i · y_i, D is a dot product of
         two (T, hs) rows instead of a pass over the (T, T) matrix (the same identity
         FlashAttention uses; it holds with dropout too). Masked entries have P = 0, so
-        dS = 0 there.
+        dS = 0 there. With dropout, P ⊙ keep replaces P in dv, and dP is multiplied by keep.
+        Each block of heads runs all of it (_attention_backward_rows), so dP and dS exist
+        only one cache-sized block at a time.
         """
         B, nh, T, hs = g.shape
-        mm = 2 * B * nh * T * self.k.shape[2] * hs
-        dv = self.pd.swapaxes(-1, -2) @ g  # (B, nh, Tk, T) @ (B, nh, T, hs) -> (B, nh, Tk, hs)
-        dp = g @ self.v.swapaxes(-1, -2)  # (B, nh, T, hs) @ (B, nh, hs, Tk) -> (B, nh, T, Tk)
-        self.count(2 * mm, "matmul", "values")
-        if self.pd is not self.p:
-            dp *= self.keep
-            self.count(dp.size, "dropout", "softmax")
-        D = (g * self.y).sum(axis=-1, keepdims=True)  # (B, nh, T, 1)
-        ds = dp
-        ds -= D
-        ds *= self.p  # dS = P ⊙ (dP - D), in dP's buffer
-        self.count(2 * g.size + 2 * ds.size, "softmax", "softmax")
-        dq = ds @ self.k  # (B, nh, T, Tk) @ (B, nh, Tk, hs) -> (B, nh, T, hs)
-        dq *= np.asarray(self.scale, dtype=dq.dtype)
-        dk = ds.swapaxes(-1, -2) @ self.qs  # already carries 1/√hs
-        self.count(2 * mm, "matmul", "logits")
+        Tk = self.k.shape[1]
+        g3 = g.reshape(B * nh, T, hs)
+        dq, dk, dv = np.empty((B * nh, T, hs), g.dtype), np.empty((B * nh, Tk, hs), g.dtype), np.empty((B * nh, Tk, hs), g.dtype)
+        keep, pd = self.dropout if self.dropout else (None, self.p)
+        extra = () if keep is None else (keep,)
+        rows(_attention_backward_rows, g3, self.qs, self.k, self.v, self.p, pd, self.y, dq, dk, dv, *extra, scale=self.scale)
+        mm = 2 * B * nh * T * Tk * hs
+        self.count(2 * mm, "matmul", "values")  # dv, dP
+        if keep is not None:
+            self.count(self.p.size, "dropout", "softmax")
+        self.count(2 * g.size + 2 * self.p.size, "softmax", "softmax")  # D (g·y, sum), dP - D, ·P
+        self.count(2 * mm, "matmul", "logits")  # dq, dk
         self.count(dq.size, "elementwise", "scale")
-        return dq, dk, dv, None
+        return dq.reshape(g.shape), dk.reshape(B, nh, Tk, hs), dv.reshape(B, nh, Tk, hs), None
 
 
 def causal_self_attention(

@@ -86,8 +86,13 @@ def _simd_level() -> str:
     return "baseline"
 
 
-def _openblas() -> tuple[str, str, int] | None:
-    """(config, kernel, threads) of the OpenBLAS loaded into this process, read through ctypes."""
+def openblas_function(name: str, restype=ctypes.c_int):
+    """OpenBLAS's C function ``openblas_<name>`` as loaded into this process (via ctypes), or None.
+
+    scipy-openblas (NumPy's and SciPy's wheels) prefixes and suffixes its symbols
+    (``scipy_openblas_get_config64_``); plain builds do not. None when no OpenBLAS is loaded
+    (MKL, Accelerate) or off Linux (the library is found through /proc/self/maps).
+    """
     try:
         with open("/proc/self/maps", encoding="utf-8") as f:
             paths = sorted({line.split()[-1] for line in f if "openblas" in line.split()[-1].lower()})
@@ -98,15 +103,21 @@ def _openblas() -> tuple[str, str, int] | None:
             lib = ctypes.CDLL(path)
         except OSError:
             continue
-        # scipy-openblas prefixes and suffixes its symbols (scipy_openblas_get_config64_); plain builds do not.
         for prefix, suffix in (("scipy_openblas", "64_"), ("scipy_openblas", ""), ("openblas", "64_"), ("openblas", "")):
-            try:
-                config, corename, threads = (getattr(lib, f"{prefix}_get_{name}{suffix}") for name in ("config", "corename", "num_threads"))
-            except AttributeError:
-                continue
-            config.restype = corename.restype = ctypes.c_char_p
-            return config().decode().split(" USE")[0].strip(), corename().decode(), int(threads())
+            fn = getattr(lib, f"{prefix}_{name}{suffix}", None)
+            if fn is not None:
+                fn.restype = restype
+                return fn
     return None
+
+
+def _openblas() -> tuple[str, str, int] | None:
+    """(config, kernel, threads) of the OpenBLAS loaded into this process."""
+    config, corename = openblas_function("get_config", ctypes.c_char_p), openblas_function("get_corename", ctypes.c_char_p)
+    threads = openblas_function("get_num_threads")
+    if config is None or corename is None or threads is None:
+        return None
+    return config().decode().split(" USE")[0].strip(), corename().decode(), int(threads())
 
 
 def machine_info() -> dict[str, str]:
