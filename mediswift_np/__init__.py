@@ -26,6 +26,7 @@ them densely with soft prompts. Every stage lives in its own small module here:
     accelerator   an emulator of a dataflow (wafer-scale) accelerator
     interop       Hugging Face GPT-2 / BioGPT-format export and import
     exercises     build-it-yourself tracks for every stage and their checker (tutorials/exercises/)
+    parallel      one helper that runs an elementwise op on row blocks, on all cores
     runtime       the machine a timing ran on (CPU, SIMD, BLAS); keep freed memory
     cli, errors   the shared command line: options from config dataclasses, one-line errors
 
