@@ -49,6 +49,7 @@ from mediswift_np.flops import training_flops_by_term
 from mediswift_np.model import GPT
 from mediswift_np.optim import AdamW, AdamWConfig
 from mediswift_np.runtime import keep_freed_memory, machine_line
+from mediswift_np.training import train_step
 
 CONFIGS = {  # (config, batch size)
     "tiny": (GPTConfig(vocab_size=2048, n_ctx=128, n_layer=4, n_embd=128, n_head=4), 16),
@@ -95,12 +96,18 @@ def model_flops(cfg: GPTConfig, batch: int) -> float:
 
 
 def numpy_step(model, opt, x, y):
-    opt.zero_grad()
-    _, loss = model(x, y)
-    loss.backward()
-    opt.clip_grad_norm()
-    opt.step(2e-4)
-    return loss.item()
+    """One training step of ours: the library's own train_step (forward, backward, clip, AdamW)."""
+    return train_step(opt, lambda: model(x, y)[1], lr=2e-4)[0]
+
+
+def setup(name: str):
+    """The model, optimizer and one fixed batch of a config: (cfg, x, y, model, opt)."""
+    cfg, B = CONFIGS[name]
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, cfg.vocab_size, (B, cfg.n_ctx))  # (B, T)
+    y = rng.integers(0, cfg.vocab_size, (B, cfg.n_ctx))
+    model = GPT(cfg, seed=0)
+    return cfg, x, y, model, AdamW(model.named_parameters(), AdamWConfig())
 
 
 def make_torch(cfg, state, fused_attention: bool):
@@ -130,13 +137,8 @@ def make_torch(cfg, state, fused_attention: bool):
 
 
 def bench(name: str, steps: int, warmup: int = 2) -> dict:
-    cfg, B = CONFIGS[name]
-    T = cfg.n_ctx
-    rng = np.random.default_rng(0)
-    x = rng.integers(0, cfg.vocab_size, (B, T))
-    y = rng.integers(0, cfg.vocab_size, (B, T))
-    model = GPT(cfg, seed=0)
-    opt = AdamW(model.named_parameters(), AdamWConfig())
+    cfg, x, y, model, opt = setup(name)
+    B, T = x.shape
     runners = {"numpy": lambda: numpy_step(model, opt, x, y)}
     try:
         import torch

@@ -26,12 +26,8 @@ import statistics
 import time
 from collections import defaultdict
 
-import numpy as np
-
-from bench_engine import CONFIGS, emulate_avx2_if_asked, gemm_rate, model_flops, numpy_step
+from bench_engine import CONFIGS, emulate_avx2_if_asked, gemm_rate, model_flops, numpy_step, setup
 from mediswift_np.autograd import Function, count_flops
-from mediswift_np.model import GPT
-from mediswift_np.optim import AdamW, AdamWConfig
 from mediswift_np.runtime import keep_freed_memory, machine_line
 
 
@@ -81,13 +77,8 @@ class OpTimer:
 
 
 def profile(name: str, steps: int, warmup: int = 2, statistic=statistics.median) -> None:
-    cfg, B = CONFIGS[name]
-    T = cfg.n_ctx
-    rng = np.random.default_rng(0)
-    x = rng.integers(0, cfg.vocab_size, (B, T))
-    y = rng.integers(0, cfg.vocab_size, (B, T))
-    model = GPT(cfg, seed=0)
-    opt = AdamW(model.named_parameters(), AdamWConfig())
+    cfg, x, y, model, opt = setup(name)
+    B, T = x.shape
     for _ in range(warmup):
         numpy_step(model, opt, x, y)
     plain, per_step = [], []  # step times without timers; per-step {row: seconds} with them
