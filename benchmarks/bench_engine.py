@@ -3,10 +3,14 @@
 A step = forward + backward + global-norm clipping + AdamW update, float32, on random
 token ids. PyTorch runs twice: with ``scaled_dot_product_attention`` (its fused kernel,
 which skips the causally masked half of the scores and runs its softmax on all cores) and
-with the attention written out as matmul + mask + softmax + matmul, the algorithm
-mediswift_np runs (full S×S scores, as the analytic FLOP formula assumes). Both
-frameworks run the same architecture with the same weights, alternating step by step so
-machine noise hits both alike; we report medians.
+with the attention written out as matmul + mask + softmax + matmul (full S×S scores, as
+the analytic FLOP formula assumes). Both frameworks run the same architecture with the
+same weights, taking turns so machine noise hits both alike; we report medians.
+
+Taking turns fairly: each framework runs one untimed step before its timed one. Both keep
+worker threads that spin for a while after their work is done (OpenBLAS's, PyTorch's
+OpenMP pool); timed right after the other framework, a step shares the cores with those
+spinning threads. Timed back to back, PyTorch's tiny step took 190 ms instead of 114 ms.
 
     python benchmarks/bench_engine.py            # tiny and small, 10 timed steps each
     python benchmarks/bench_engine.py --steps 20 --configs tiny
@@ -42,6 +46,7 @@ import sys
 import time
 from pathlib import Path
 
+import mediswift_np  # noqa: F401, I001 -- before NumPy: it sets OPENBLAS_THREAD_TIMEOUT (mediswift_np.parallel)
 import numpy as np
 
 from mediswift_np.config import GPTConfig
@@ -136,7 +141,7 @@ def make_torch(cfg, state, fused_attention: bool):
     return step
 
 
-def bench(name: str, steps: int, warmup: int = 2) -> dict:
+def bench(name: str, steps: int, warmup: int = 1) -> dict:
     cfg, x, y, model, opt = setup(name)
     B, T = x.shape
     runners = {"numpy": lambda: numpy_step(model, opt, x, y)}
@@ -157,6 +162,7 @@ def bench(name: str, steps: int, warmup: int = 2) -> dict:
     times = {k: [] for k in runners}
     for i in range(warmup + steps):
         for k, run in runners.items():
+            run()  # untimed: the other framework's spinning threads go to sleep meanwhile
             t0 = time.perf_counter()
             run()
             if i >= warmup:

@@ -33,4 +33,10 @@ them densely with soft prompts. Every stage lives in its own small module here:
 Import submodules explicitly, e.g. ``from mediswift_np.model import GPT``.
 """
 
+import os
+
+# Before NumPy loads OpenBLAS: its idle threads sleep at once instead of spinning for ~0.1 s
+# after every matrix product, which took the cores from parallel.rows (see parallel.py).
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
 __version__ = "0.1.0"

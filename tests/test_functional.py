@@ -68,6 +68,40 @@ def test_attention_with_padding_and_dropout_gradcheck(rng):
     assert gradcheck(lambda q, k, v: F.causal_self_attention(q, k, v, None, 0.3, np.random.default_rng(5)), [q, k, v])
 
 
+def test_causal_blocks_cover_exactly_the_keys_each_query_may_see(monkeypatch):
+    assert F.causal_blocks(128, 128) == [(0, 64, 64), (64, 128, 128)]
+    monkeypatch.setattr(F, "QUERY_BLOCK", 2)
+    assert F.causal_blocks(3, 5) == [(0, 2, 4), (2, 3, 5)]  # 2 cached keys: row r sees keys 0..r+2
+    for T, Tk in [(7, 7), (3, 5), (1, 6)]:
+        allowed = ~F.causal_mask(T, Tk)
+        for i, j, e in F.causal_blocks(T, Tk):
+            assert allowed[i:j, :e].any(axis=0).all() and not allowed[i:j, e:].any()  # every key left of e is needed, none right
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 64])
+def test_attention_in_query_blocks_matches_reference(rng, monkeypatch, block):
+    monkeypatch.setattr(F, "QUERY_BLOCK", block)  # 7 queries in blocks of 1, 2, 3 or one block
+    q, k, v = leaf(rng, 2, 3, 7, 4), leaf(rng, 2, 3, 7, 4), leaf(rng, 2, 3, 7, 4)
+    g = rng.standard_normal((2, 3, 7, 4))
+    results = []
+    for f in (F.causal_self_attention, F.causal_self_attention_reference):
+        for t in (q, k, v):
+            t.grad = None
+        f(q, k, v).backward(g)
+        results.append([f(q, k, v).data] + [t.grad.copy() for t in (q, k, v)])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_attention_in_query_blocks_gradcheck_with_cache_padding_and_dropout(rng, monkeypatch):
+    monkeypatch.setattr(F, "QUERY_BLOCK", 2)
+    q, k, v = leaf(rng, 2, 2, 5, 3), leaf(rng, 2, 2, 7, 3), leaf(rng, 2, 2, 7, 3)  # 2 cached keys
+    key_mask = np.array([[0, 0, 0, 1, 1, 1, 1], [1] * 7], dtype=bool)  # left padding in row 0
+    assert gradcheck(F.causal_self_attention, [q, k, v])
+    assert gradcheck(lambda q, k, v: F.causal_self_attention(q, k, v, key_mask), [q, k, v])
+    assert gradcheck(lambda q, k, v: F.causal_self_attention(q, k, v, None, 0.3, np.random.default_rng(5)), [q, k, v])
+
+
 # -- fused == composed from primitives ----------------------------------------------------
 
 
