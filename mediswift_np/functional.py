@@ -20,7 +20,9 @@ The elementwise and row-wise work (softmax, cross-entropy, LayerNorm, GELU) is w
 as small functions of one block of rows, ``_<op>_rows``, which each op runs through
 :func:`mediswift_np.parallel.rows`: on all cores, one cache-sized block at a time, with
 results bit-identical to calling the function once on the whole array. Sums *across*
-rows (a bias or LayerNorm-gain gradient) stay outside, on the whole array.
+rows (a bias or LayerNorm-gain gradient) stay outside, on the whole array. Sums *along*
+a row (a softmax's normaliser, a LayerNorm's mean) go through ``_row_sum``, an einsum,
+2-4× faster than ``x.sum(axis=-1)`` on rows of 32-256 numbers.
 
 Does not handle: attention masks other than causal + optional key padding; softmax over
 an axis other than the last.
@@ -340,7 +342,7 @@ def causal_mask(Tq: int, Tk: int | None = None) -> np.ndarray:
     return np.triu(np.ones((Tq, Tk), dtype=bool), k=1 + Tk - Tq)
 
 
-QUERY_BLOCK = 64  # query rows per attention block (see causal_blocks)
+QUERY_BLOCK = 128  # query rows per attention block (see causal_blocks)
 
 
 def causal_blocks(T: int, Tk: int) -> list[tuple[int, int, int]]:
@@ -348,11 +350,16 @@ def causal_blocks(T: int, Tk: int) -> list[tuple[int, int, int]]:
 
     Query row r sits at position Tk - T + r, so the last row of a block sees keys up to
     e = Tk - T + j. Everything right of column e is masked for the whole block: attention
-    never computes those scores (for T = Tk = 256 and blocks of 64 rows, 62.5 % of the
+    never computes those scores (for T = Tk = 1024 and blocks of 128 rows, 56 % of the
     T × T matrix is computed instead of 100 %). Inside a block, the scores of keys after
     a row's own position are still masked with -inf.
 
-    Example: causal_blocks(128, 128) == [(0, 64, 64), (64, 128, 128)]
+    Why 128 rows: each block costs a few NumPy and BLAS calls per head, and small blocks
+    make small, slow products. Measured (forward + backward, 2 cores): at T = 1024,
+    blocks of 128 take 0.7-0.77× the time of one whole-T block; at T = 256 they take the
+    same time as one block, while blocks of 64 take 1.3× longer.
+
+    Example: causal_blocks(256, 256) == [(0, 128, 128), (128, 256, 256)]
     """
     return [(i, min(i + QUERY_BLOCK, T), Tk - T + min(i + QUERY_BLOCK, T)) for i in range(0, T, QUERY_BLOCK)]
 
@@ -436,7 +443,7 @@ class CausalSelfAttention(Function):
         FLOPs: the counts below are the full T × Tk products of the analytic formula
         (Hoffmann et al. App. F), as for a dense model. The code skips the key columns the
         causal mask hides from a whole query block (causal_blocks) and so executes fewer,
-        (T + QUERY_BLOCK) / 2T of them when T = Tk.
+        about (T + QUERY_BLOCK) / 2T of them when T = Tk.
         """
         B, nh, T, hs = g.shape
         Tk = self.k.shape[1]

@@ -24,6 +24,9 @@ Schedule (App. A.1): linear warmup over the first 10% of steps, then cosine deca
 (first value peak/W rather than a wasted lr of 0; the peak at s = W-1), then
 min + ½(peak-min)(1 + cos(π·(s-W)/(N-1-W))) from s = W (peak) to s = N-1 (min = 2e-5).
 
+The update is element by element, so it runs through ``parallel.rows`` (all cores, one
+cache-sized block of rows at a time), bit-identical to one call on the whole array.
+
 Does not handle: per-group learning rates, AMSGrad, fused multi-tensor kernels.
 """
 
@@ -35,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .nn import Parameter
+from .parallel import rows
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,22 @@ def global_grad_norm(params: list[Parameter]) -> float:
     return math.sqrt(total)
 
 
+def _adamw_update(theta, g, m, v, *, beta1, beta2, one_minus_beta1, one_minus_beta2, decay, bc2, eps, lr_over_bc1) -> None:
+    """One AdamW update of a block of a parameter θ (in place), its gradient g and moments m, v."""
+    m *= beta1
+    m += one_minus_beta1 * g  # m ← β1 m + (1-β1) g
+    v *= beta2
+    v += one_minus_beta2 * (g * g)  # v ← β2 v + (1-β2) g²
+    if decay != 1.0:
+        theta *= decay  # θ ← θ - lr·λ·θ = (1 - lr·λ) θ (decoupled)
+    denom = v / bc2  # v̂ (one scratch array, reused below)
+    np.sqrt(denom, out=denom)
+    denom += eps  # √v̂ + ε
+    update = lr_over_bc1 * m  # lr · m̂ (a second scratch array)
+    update /= denom
+    theta -= update  # θ ← θ - lr · m̂ / (√v̂ + ε)
+
+
 class AdamW:
     """AdamW over named parameters; state is exposed for checkpoints via ``state_dict``."""
 
@@ -112,22 +132,13 @@ class AdamW:
         bc1 = 1.0 - cfg.beta1**self.t  # bias corrections
         bc2 = 1.0 - cfg.beta2**self.t
         for name, p in self.named:
-            g = p.grad
-            if g is None:
+            if p.grad is None:
                 continue
-            m, v, dt = self.m[name], self.v[name], p.dtype
-            m *= dt.type(cfg.beta1)
-            m += dt.type(1.0 - cfg.beta1) * g  # m ← β1 m + (1-β1) g
-            v *= dt.type(cfg.beta2)
-            v += dt.type(1.0 - cfg.beta2) * (g * g)  # v ← β2 v + (1-β2) g²
-            if p.weight_decay and cfg.weight_decay:
-                p.data *= dt.type(1.0 - lr * cfg.weight_decay)  # θ ← θ - lr·λ·θ (decoupled)
-            denom = v / dt.type(bc2)  # v̂ (one scratch array, reused below)
-            np.sqrt(denom, out=denom)
-            denom += dt.type(cfg.eps)  # √v̂ + ε
-            update = dt.type(lr / bc1) * m  # lr · m̂ (a second scratch array)
-            update /= denom
-            p.data -= update  # θ ← θ - lr · m̂ / (√v̂ + ε)
+            t = p.dtype.type  # every constant in the parameter's dtype
+            decay = 1.0 - lr * cfg.weight_decay if p.weight_decay and cfg.weight_decay else 1.0
+            constants = dict(beta1=t(cfg.beta1), beta2=t(cfg.beta2), one_minus_beta1=t(1.0 - cfg.beta1), one_minus_beta2=t(1.0 - cfg.beta2),
+                             decay=t(decay), bc2=t(bc2), eps=t(cfg.eps), lr_over_bc1=t(lr / bc1))  # fmt: skip
+            rows(_adamw_update, p.data, p.grad, self.m[name], self.v[name], **constants)  # on all cores, block by block
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Moments keyed ``m/<param name>``, ``v/<param name>``, plus the step count ``t``."""

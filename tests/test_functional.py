@@ -69,7 +69,7 @@ def test_attention_with_padding_and_dropout_gradcheck(rng):
 
 
 def test_causal_blocks_cover_exactly_the_keys_each_query_may_see(monkeypatch):
-    assert F.causal_blocks(128, 128) == [(0, 64, 64), (64, 128, 128)]
+    assert F.causal_blocks(256, 256) == [(0, 128, 128), (128, 256, 256)]
     monkeypatch.setattr(F, "QUERY_BLOCK", 2)
     assert F.causal_blocks(3, 5) == [(0, 2, 4), (2, 3, 5)]  # 2 cached keys: row r sees keys 0..r+2
     for T, Tk in [(7, 7), (3, 5), (1, 6)]:

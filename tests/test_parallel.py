@@ -210,3 +210,22 @@ def test_fused_ops_bit_identical_on_one_and_many_threads(monkeypatch):
     many = _op_outputs("4", monkeypatch)
     for a, c in zip(one, many):
         assert np.array_equal(a, c)
+
+
+def test_adamw_update_bit_identical_when_threaded(rng, monkeypatch):
+    from mediswift_np.optim import _adamw_update
+
+    f = np.float32
+    consts = dict(beta1=f(0.9), beta2=f(0.95), one_minus_beta1=f(0.1), one_minus_beta2=f(0.05), decay=f(1 - 2e-4 * 0.1), bc2=f(0.0975), eps=f(1e-8), lr_over_bc1=f(2e-3))
+    theta, g, m, v = (rng.standard_normal((37, 24)).astype(f) for _ in range(4))
+    v = np.abs(v)
+    whole = [a.copy() for a in (theta, g, m, v)]
+    _adamw_update(*whole, **consts)
+    threaded = [a.copy() for a in (theta, g, m, v)]
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_ELEMENTS", 1)
+    monkeypatch.setattr(parallel, "BLOCK_BYTES", 512)  # 5 rows of 24 float32 per block: 8 blocks
+    monkeypatch.setenv("MEDISWIFT_NUM_THREADS", "3")
+    parallel.rows(_adamw_update, *threaded, **consts)
+    for a, b in zip(whole, threaded):
+        assert np.array_equal(a, b)
+    assert not np.array_equal(whole[0], theta)  # the update did move θ
