@@ -22,7 +22,8 @@ as small functions of one block of rows, ``_<op>_rows``, which each op runs thro
 results bit-identical to calling the function once on the whole array. Sums *across*
 rows (a bias or LayerNorm-gain gradient) stay outside, on the whole array. Sums *along*
 a row (a softmax's normaliser, a LayerNorm's mean) go through ``_row_sum``, an einsum,
-2-4× faster than ``x.sum(axis=-1)`` on rows of 32-256 numbers.
+2-4× faster than ``x.sum(axis=-1)`` on rows of 32-256 numbers; a row of products
+(a variance, attention's D) through ``_row_dot``, which skips the product's temporary.
 
 Does not handle: attention masks other than causal + optional key padding; softmax over
 an axis other than the last.
@@ -88,6 +89,15 @@ def _row_sum(a: np.ndarray) -> np.ndarray:
     return np.einsum("...j->...", a)[..., None]
 
 
+def _row_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Σ_j a_j b_j along the last axis, keeping it: (..., n), (..., n) -> (..., 1).
+
+    ``(a * b).sum(axis=-1, keepdims=True)`` up to rounding, in one pass without the a ⊙ b
+    temporary.
+    """
+    return np.einsum("...j,...j->...", a, b)[..., None]
+
+
 def _row_mean(a: np.ndarray) -> np.ndarray:
     """Mean along the last axis, keeping it: (..., n) -> (..., 1)."""
     return _row_sum(a) / a.shape[-1]
@@ -109,7 +119,7 @@ def _softmax_rows(x: np.ndarray, y: np.ndarray) -> None:
 
 def _softmax_backward_rows(y: np.ndarray, g: np.ndarray, dx: np.ndarray) -> None:
     """dx = y ⊙ (g - Σ_j g_j y_j) along the last axis, for a block of rows."""
-    np.multiply(y, g - (g * y).sum(axis=-1, keepdims=True), out=dx)
+    np.multiply(y, g - _row_dot(g, y), out=dx)
 
 
 def _as_rows(a: np.ndarray) -> np.ndarray:
@@ -214,7 +224,7 @@ def cross_entropy(logits: Tensor, targets, loss_mask=None) -> Tensor:
 def _layer_norm_rows(x, xhat, rstd, y, weight, bias, eps: float) -> None:
     """For a block of rows x (n, C): x̂ = (x - μ)·rstd, rstd = 1/√(σ² + eps), y = w ⊙ x̂ + b."""
     xc = np.subtract(x, _row_mean(x), out=xhat)  # x - μ, (n, C)
-    var = _row_mean(xc * xc)  # biased variance, (n, 1)
+    var = _row_dot(xc, xc) / x.shape[-1]  # biased variance, (n, 1)
     rstd[:] = 1.0 / np.sqrt(var + eps)
     xhat *= rstd
     np.multiply(xhat, weight, out=y)
@@ -224,7 +234,7 @@ def _layer_norm_rows(x, xhat, rstd, y, weight, bias, eps: float) -> None:
 def _layer_norm_backward_rows(g, xhat, rstd, dx, weight) -> None:
     """dx = rstd · (dx̂ - mean(dx̂) - x̂ · mean(dx̂ ⊙ x̂)) with dx̂ = g ⊙ w, for a block of rows."""
     dxhat = g * weight
-    np.multiply(rstd, dxhat - _row_mean(dxhat) - xhat * _row_mean(dxhat * xhat), out=dx)
+    np.multiply(rstd, dxhat - _row_mean(dxhat) - xhat * (_row_dot(dxhat, xhat) / g.shape[-1]), out=dx)
 
 
 class LayerNorm(Function):
@@ -245,7 +255,7 @@ class LayerNorm(Function):
         """
         g2, xhat = _as_rows(g), _as_rows(self.xhat)  # (N, C)
         db = g2.sum(axis=0)  # sums across rows: on the whole array
-        dw = (g2 * xhat).sum(axis=0)
+        dw = np.einsum("nc,nc->c", g2, xhat)  # Σ_rows g ⊙ x̂, without the (N, C) temporary
         dx = np.empty(g.shape, g.dtype)
         rows(_layer_norm_backward_rows, g2, xhat, _as_rows(self.rstd), _as_rows(dx), weight=self.weight)
         self.count(11 * g.size, "layernorm")  # db, dw (2), dx̂, mean, dx̂·x̂, mean, x̂·m, two -, *rstd
@@ -387,7 +397,7 @@ def _attention_backward_rows(g, qs, k, v, p, pd, y, dq, dk, dv, keep=None, *, sc
     Query block by query block like the forward pass; dv and dk sum over the blocks.
     """
     dv[:], dk[:] = 0.0, 0.0
-    D = np.einsum("...j,...j->...", g, y)[..., None]  # D = g · y row by row, (b, T, 1)
+    D = _row_dot(g, y)  # D = g · y row by row, (b, T, 1)
     for i, j, e in causal_blocks(qs.shape[1], k.shape[1]):
         dv[:, :e] += pd[:, i:j, :e].swapaxes(-1, -2) @ g[:, i:j]  # Pᵀ g: (b, e, j-i) @ (b, j-i, hs)
         ds = g[:, i:j] @ v[:, :e].swapaxes(-1, -2)  # dP: (b, j-i, hs) @ (b, hs, e) -> (b, j-i, e)

@@ -240,3 +240,11 @@ def test_cross_entropy_backward_twice_accumulates(rng):
     first = logits.grad.copy()
     loss.backward()  # the engine's rule: a second backward adds the same gradient again
     np.testing.assert_allclose(logits.grad, 2 * first, rtol=1e-15)
+
+
+@pytest.mark.parametrize("shape", [(5,), (3, 7), (2, 4, 128)])
+def test_row_sum_and_row_dot_agree_with_numpy_reductions(rng, shape):
+    a, b = rng.standard_normal(shape), rng.standard_normal(shape)
+    np.testing.assert_allclose(F._row_sum(a), a.sum(axis=-1, keepdims=True), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(F._row_mean(a), a.mean(axis=-1, keepdims=True), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(F._row_dot(a, b), (a * b).sum(axis=-1, keepdims=True), rtol=1e-12, atol=1e-12)
