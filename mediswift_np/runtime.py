@@ -143,3 +143,16 @@ def machine_line() -> str:
     """``machine_info()`` as one line, e.g. for the top of a benchmark's output."""
     m = machine_info()
     return f"{m['cpu']} ({m['cores']} cores, NumPy SIMD {m['simd']}); BLAS {m['blas']}, {m['blas_kernel']} kernel, {m['blas_threads']} threads"
+
+
+# An AVX-512 machine made to run like an AVX2 laptop: set these before a process loads the
+# libraries and each uses its AVX2 kernels (clock, caches and memory stay this machine's).
+# The engine benchmark (``--emulate-avx2``) and the test suite (``pytest --emulate-avx2``,
+# for notebook kernels and command-line subprocesses) use them.
+AVX2_ENV = {
+    "OPENBLAS_CORETYPE": "Haswell",  # OpenBLAS: AVX2 GEMM kernels
+    "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",  # NumPy: AVX2 ufunc loops
+    "ATEN_CPU_CAPABILITY": "avx2",  # PyTorch's own kernels
+    "MKL_ENABLE_INSTRUCTIONS": "AVX2",  # PyTorch's GEMMs (MKL)
+    "ONEDNN_MAX_CPU_ISA": "AVX2",  # PyTorch's oneDNN kernels
+}
