@@ -61,13 +61,16 @@ def pretrain(work: Path, name: str, seed: int, **kw) -> dict:
 
 
 def finding_a(work: Path, seeds: int) -> dict:
-    losses = {str(s): [pretrain(work, f"tiny-s{s}", seed, sparsity=s)["final_loss"] for seed in range(seeds)] for s in SPARSITIES}
+    runs = {str(s): [pretrain(work, f"tiny-s{s}", seed, sparsity=s) for seed in range(seeds)] for s in SPARSITIES}
+    losses = {s: [r["final_loss"] for r in v] for s, v in runs.items()}
     gaps = {s: paired_difference(v, losses["0.0"]) for s, v in losses.items() if s != "0.0"}
     print("\n(a) sparse pre-training vs dense (--tiny recipe, final validation loss)\n")
     print("| sparsity | validation loss | gap to dense, paired [95% CI] |\n|---|---|---|")
     for s, v in losses.items():
         print(f"| {float(s):.0%} | {fmt(v)} | {fmt_ci(gaps[s]) if s in gaps else '—'} |")
-    return {"final_loss": losses, "gap_to_dense": gaps}
+    first = runs["0.0"][0]
+    return {"final_loss": losses, "gap_to_dense": gaps, "vocab_size": [r["vocab_size"] for r in runs["0.0"]],
+            "tokens": first["tokens"], "steps": first["steps"], "initial_loss": {s: [r["initial_loss"] for r in v] for s, v in runs.items()}}
 
 
 def iso_flop_width(cfg, seq_len: int, target: float, tokens: int) -> int:
