@@ -1,7 +1,7 @@
 """Track ``accelerator``: the dataflow machine's speedup, for one sparse layer and for a whole step (unit 08).
 
-Fill in each function below (replace ``raise NotImplementedError`` with your code) and
-check your answers with
+Copy this file, ``cp tutorials/exercises/accelerator.py my_accelerator.py``, fill in each
+function (replace ``raise NotImplementedError``) and check with
 
     python -m mediswift_np.exercises check accelerator --file my_accelerator.py
 

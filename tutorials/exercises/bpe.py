@@ -1,10 +1,11 @@
 """Track ``bpe``: the merge loop of the BPE trainer (Sennrich, Haddow & Birch 2016).
 
-Fill in each function (replace ``raise NotImplementedError``) and check with
+Copy this file, ``cp tutorials/exercises/bpe.py my_bpe.py``, fill in each
+function (replace ``raise NotImplementedError``) and check with
 
-    python -m mediswift_np.exercises check bpe --file tutorials/exercises/bpe.py
+    python -m mediswift_np.exercises check bpe --file my_bpe.py
 
-or just ``python tutorials/exercises/bpe.py``. Read tutorial 02 first
+or just ``python my_bpe.py``. Read tutorial 02 first
 (``tutorials/02_moses_bpe.ipynb`` §2 "The BPE merge rule, by hand", §3). Plain Python:
 symbols are strings, a word is a tuple of symbols, a vocab maps words (tuples) to their
 corpus frequencies. The checker compares with mediswift_np.tokenizer.bpe (the same
@@ -81,7 +82,7 @@ def learn_bpe(word_counts: dict, num_merges: int, min_frequency: int = 2) -> lis
     raise NotImplementedError
 
 
-if __name__ == "__main__":  # python tutorials/exercises/bpe.py: check this file
+if __name__ == "__main__":  # python my_bpe.py: check this file
     from mediswift_np.errors import run_cli
     from mediswift_np.exercises.__main__ import main
 

@@ -1,7 +1,7 @@
 """Track ``flops``: verifying the FLOP savings of sparse pre-training (unit 05).
 
-Fill in each function below (replace ``raise NotImplementedError`` with your code) and
-check your answers with
+Copy this file, ``cp tutorials/exercises/flops.py my_flops.py``, fill in each
+function (replace ``raise NotImplementedError``) and check with
 
     python -m mediswift_np.exercises check flops --file my_flops.py
 

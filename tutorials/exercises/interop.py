@@ -1,7 +1,7 @@
 """Track ``interop``: the Hugging Face round trip -- safetensors, layouts, names, vocabulary (unit 09).
 
-Fill in each function below (replace ``raise NotImplementedError`` with your code) and
-check your answers with
+Copy this file, ``cp tutorials/exercises/interop.py my_interop.py``, fill in each
+function (replace ``raise NotImplementedError``) and check with
 
     python -m mediswift_np.exercises check interop --file my_interop.py
 

@@ -1,16 +1,17 @@
-"""Track ``optim``: AdamW, the paper's learning-rate schedule, and global-norm clipping.
+"""Track ``optim``: AdamW, the paper's learning-rate schedule, and global-norm clipping (unit 06).
 
-Fill in each function (replace ``raise NotImplementedError``) and check with
+Copy this file, ``cp tutorials/exercises/optim.py my_optim.py``, fill in each
+function (replace ``raise NotImplementedError``) and check with
 
-    python -m mediswift_np.exercises check optim --file tutorials/exercises/optim.py
+    python -m mediswift_np.exercises check optim --file my_optim.py
 
-or just ``python tutorials/exercises/optim.py``. Read first: the pre-training set-up in
-tutorial 06 (``tutorials/06_sparse_pretraining.ipynb``), the paper's App. A.1
-(peak lr 2e-4, β1 0.9, β2 0.95, ε 1e-8, weight decay 0.1, 10% linear warmup then cosine
-decay to 10% of the peak, gradient clipping at 1.0) and Loshchilov & Hutter (2019),
-"Decoupled Weight Decay Regularization", Algorithm 2. Arrays are float64; return new
-arrays (do not rely on changing the inputs in place). The checker compares with
-mediswift_np.optim, so look there only afterwards.
+or just ``python my_optim.py``. Read the track's preface first,
+``optim.md`` in this folder: it derives Adam's update and bias correction, decoupled
+weight decay (Loshchilov & Hutter 2019, Algorithm 2), the warmup + cosine schedule of
+the paper's App. A.1 (peak lr 2e-4, β1 0.9, β2 0.95, ε 1e-8, weight decay 0.1, 10%
+linear warmup then cosine decay to 10% of the peak) and GPT-3's global-norm clipping at
+1.0. Arrays are float64; return new arrays (do not rely on changing the inputs in
+place). The checker compares with mediswift_np.optim, so look there only afterwards.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def train(param, grad_fn, total_steps: int, peak_lr: float, max_norm: float = 1.
     raise NotImplementedError
 
 
-if __name__ == "__main__":  # python tutorials/exercises/optim.py: check this file
+if __name__ == "__main__":  # python my_optim.py: check this file
     from mediswift_np.errors import run_cli
     from mediswift_np.exercises.__main__ import main
 

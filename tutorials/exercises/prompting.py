@@ -1,10 +1,11 @@
 """Track ``prompting``: soft prompts between source and target, and the Eq. 3 loss.
 
-Fill in each function (replace ``raise NotImplementedError``) and check with
+Copy this file, ``cp tutorials/exercises/prompting.py my_prompting.py``, fill in each
+function (replace ``raise NotImplementedError``) and check with
 
-    python -m mediswift_np.exercises check prompting --file tutorials/exercises/prompting.py
+    python -m mediswift_np.exercises check prompting --file my_prompting.py
 
-or just ``python tutorials/exercises/prompting.py``. Read tutorial 07 first
+or just ``python my_prompting.py``. Read tutorial 07 first
 (``tutorials/07_finetune_soft_prompts.ipynb``, "Eq. 3 — soft prompts between source and
 target") and the paper's Sec. 2.2.2. A fine-tuning sequence is, in token ids,
 
@@ -75,7 +76,7 @@ def prompt_embeddings(wte, soft_prompt, ids):
     raise NotImplementedError
 
 
-if __name__ == "__main__":  # python tutorials/exercises/prompting.py: check this file
+if __name__ == "__main__":  # python my_prompting.py: check this file
     from mediswift_np.errors import run_cli
     from mediswift_np.exercises.__main__ import main
 

@@ -126,7 +126,7 @@ GELU = Exercise(5, "GELU (tanh approximation) and its backward", "tutorials/exer
          gelu_cases, (
              Mistake("erf_gelu", "that is the exact GELU, ½x(1 + erf(x/√2)); GPT-2/GPT-3 (and this library) use the "
                                  "tanh approximation ½x(1 + tanh(√(2/π)(x + 0.044715x³))), which differs by up to "
-                                 "~1e-3."),
+                                 "~5e-4 (near x = −2.7)."),
              Mistake("no_cubic_term", "the tanh argument is √(2/π)·(x + 0.044715·x³): the cubic term is missing."),
              Mistake("missing_half", "off by a factor 2: GELU is ½·x·(1 + tanh(...))."),
          ), **TOL),
