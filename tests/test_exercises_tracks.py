@@ -661,6 +661,7 @@ def test_interop_names_are_the_importers_and_the_prompt_rows_the_exporters(tmp_p
     assert list(SOL["interop"].add_soft_prompt(wte, prompt)[1]) == prompt_sidecar(5, 2)["vocab_json_tokens"]
 
 
+@pytest.mark.slow  # importing torch takes seconds
 def test_interop_linear_layout_is_what_torch_linear_computes():
     torch = pytest.importorskip("torch")
     (case,) = interop.layout_cases(exercise_rng(0, 2))[:1]

@@ -63,9 +63,9 @@ def handout_files(tutorials: Path) -> dict[str, str]:
     return files
 
 
-def solution_bodies(solutions: Path) -> dict[str, str]:
-    """{"file.py:function": its body with whitespace collapsed} for every function of the solutions
-    whose body is more than a trivial line (docstrings left out)."""
+def solution_bodies(solutions: Path) -> dict[str, list[str]]:
+    """{"file.py:function": its body's statements, whitespace collapsed} for every function of the
+    solutions whose body is more than a trivial line (docstrings left out)."""
     bodies = {}
     for path in sorted(solutions.glob("*.py")):
         source = path.read_text(encoding="utf-8")
@@ -73,17 +73,18 @@ def solution_bodies(solutions: Path) -> dict[str, str]:
             if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 continue
             body = node.body[1:] if ast.get_docstring(node) is not None else node.body
-            text = " ".join(" ".join(ast.get_source_segment(source, stmt).split()) for stmt in body)
-            if len(text) >= 40:
-                bodies[f"{path.name}:{node.name}"] = text
+            statements = [" ".join(ast.get_source_segment(source, stmt).split()) for stmt in body]
+            if sum(map(len, statements)) >= 40:
+                bodies[f"{path.name}:{node.name}"] = statements
     return bodies
 
 
 def leaked_solutions(files: dict[str, str], solutions: Path) -> list[str]:
-    """``"file.py:function in tutorials/x"`` for every solution body found in ``files``."""
+    """``"file.py:function in tutorials/x"`` for every solution whose statements all appear in one file
+    (comments between them do not hide it)."""
     flat = {name: " ".join(text.split()) for name, text in files.items()}
-    return [f"{key} in {name}" for key, body in solution_bodies(solutions).items()
-            for name, text in flat.items() if body in text]  # fmt: skip
+    return [f"{key} in {name}" for key, statements in solution_bodies(solutions).items()
+            for name, text in flat.items() if all(stmt in text for stmt in statements)]  # fmt: skip
 
 
 def build_handout(out: str | Path, repo: Path = REPO) -> list[str]:
