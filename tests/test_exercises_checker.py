@@ -29,7 +29,7 @@ import pytest
 
 from conftest import REPO_ROOT
 from mediswift_np.errors import UserError, run_cli
-from mediswift_np.exercises import FAIL, PASS, SKIP, TODO, check, load_module, wire
+from mediswift_np.exercises import FAIL, PASS, SKIP, check, load_module, wire
 from mediswift_np.exercises.__main__ import main
 from mediswift_np.exercises.judge import judge_exercise
 from mediswift_np.exercises.spec import exercise_rng
@@ -143,7 +143,9 @@ def test_only_a_value_for_every_case_can_pass():
     short = [dict(honest[0], values=honest[0]["values"][:-1])]
     other = [dict(honest[0], function="train")]
     forged_status = [{"function": "adamw_step", "values": [], "stop": None, "status": "PASS"}]
-    for outcomes in (short, other, forged_status, [], None, "PASS", [{"values": "x"}]):
+    bad_stop = [dict(honest[0], stop="PASS")]
+    unreadable = [dict(honest[0], values=[{"dict": 5}] * len(honest[0]["values"]))]
+    for outcomes in (short, other, forged_status, bad_stop, unreadable, [], None, "PASS", [{"values": "x"}]):
         result = judge_exercise(ex, exercise_rng(0, 3), outcomes)
         assert result.status == FAIL and result.earned == 0, outcomes
     hidden_inputs = call_exercise(ex, sol, exercise_rng(0, 3, hidden=True), None)  # right for other inputs

@@ -9,8 +9,6 @@ counters -- the checker compares these against the library:
 
 from __future__ import annotations
 
-import numpy as np
-
 from mediswift_np.config import GPTConfig
 
 TRACK = "flops"

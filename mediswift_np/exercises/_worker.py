@@ -44,11 +44,13 @@ def main(argv: list[str]) -> int:
     orders = os.fdopen(args.orders, "r")
     sys.stdout.reconfigure(line_buffering=True)  # prints before a hang still reach the checker's file
 
+    libc = ctypes.CDLL(None) if sys.platform.startswith("linux") else None
+
     def send(obj: dict) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
-        if sys.platform.startswith("linux"):
-            ctypes.CDLL(None).fflush(None)  # C-level prints too
+        if libc is not None:
+            libc.fflush(None)  # C-level prints too
         channel.write(json.dumps(obj, allow_nan=True) + "\n")
         channel.flush()
 

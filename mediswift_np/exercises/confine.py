@@ -29,9 +29,13 @@ from __future__ import annotations
 
 import ctypes
 import os
-import resource
 import signal
 import sys
+
+try:
+    import resource
+except ImportError:  # not a POSIX system: no limits to set
+    resource = None
 
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
 SYS_CREATE_RULESET, SYS_ADD_RULE, SYS_RESTRICT_SELF = 444, 445, 446  # the same number on every architecture
@@ -79,6 +83,8 @@ def die_with_parent(expected_parent: int) -> None:
 
 
 def limit_output() -> None:
+    if resource is None:
+        return
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
     cap = OUTPUT_LIMIT if hard == resource.RLIM_INFINITY else min(OUTPUT_LIMIT, hard)

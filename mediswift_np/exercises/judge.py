@@ -39,6 +39,9 @@ def judge_task(task: Task, cases: Sequence[Case], outcome: dict, hidden: bool = 
     stop, encoded = outcome.get("stop"), outcome.get("values")
     if not isinstance(encoded, list) or len(encoded) > len(cases) or (stop is None and len(encoded) != len(cases)):
         return FunctionResult(name, FAIL, "the process running your code answered for the wrong number of cases")
+    if stop is not None and (not isinstance(stop, dict) or stop.get("kind") not in ("missing", "todo", "raised")
+                             or (stop["kind"] == "raised" and len(encoded) == len(cases))):  # fmt: skip
+        return FunctionResult(name, FAIL, "the process running your code sent a malformed answer")
     if stop is not None and stop.get("kind") == "missing":
         return FunctionResult(name, FAIL, f"no function named {name} in the file", hint="keep the function names of the template")
     if stop is not None and stop.get("kind") == "todo":
@@ -48,7 +51,7 @@ def judge_task(task: Task, cases: Sequence[Case], outcome: dict, hidden: bool = 
     for case, data in zip(cases, encoded):
         try:
             got = wire.decode(data)
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, RecursionError):
             return FunctionResult(name, FAIL, "the process running your code sent an answer that cannot be read")
         try:
             why = compare(got, case.expected)

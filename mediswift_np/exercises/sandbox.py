@@ -108,7 +108,7 @@ class Sandbox:
                 line, self.buffer = self.buffer.split(b"\n", 1)
                 try:
                     message = json.loads(line)
-                except ValueError:
+                except (ValueError, RecursionError):  # not ours: junk, or nested too deeply to be an answer
                     continue
                 if isinstance(message, dict) and accept(message):
                     return message

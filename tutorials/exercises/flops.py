@@ -29,7 +29,7 @@ and the checker compares against it, so look there only afterwards.
 
 from __future__ import annotations
 
-import numpy as np
+import numpy as np  # noqa: F401
 
 from mediswift_np.config import PRESETS, GPTConfig  # noqa: F401  (PRESETS["tiny"], ["med"], ... to try things)
 

@@ -15,11 +15,10 @@ max_p macs_p / macs_per_cycle cycles, so
 
     speedup = dense cycles / sparse cycles = (largest tile r_i·c_j) / (most nonzeros on one PE)
 
--- a number a student can work out by hand for a small mask. The reference answer of
-exercise 2 is
-the emulator's: the element-by-element :func:`~mediswift_np.accelerator.emulate.emulate_layer`
-for small masks, the closed-form :func:`~mediswift_np.accelerator.fast.count_events`
-for larger ones, both through :func:`~mediswift_np.accelerator.costs.cycle_report`.
+-- a number a student can work out by hand for a small mask. Exercise 2's reference is
+the emulator: the element-by-element :func:`~mediswift_np.accelerator.emulate.emulate_layer`
+for small masks, the closed-form :func:`~mediswift_np.accelerator.fast.count_events` for
+larger ones, both through :func:`~mediswift_np.accelerator.costs.cycle_report`.
 The theoretical speedup 1/(1 − s) is the balanced limit (every PE as busy as the mean).
 Exercise 3's reference is Amdahl's law, the closed form
 :func:`mediswift_np.accelerator.model_view.amdahl_table` applies to emulated cycles.
