@@ -1,10 +1,11 @@
 """Track ``attention``: causal multi-head self-attention, the forward pass.
 
-Fill in each function (replace ``raise NotImplementedError``) and check with
+Copy this file, ``cp tutorials/exercises/attention.py my_attention.py``, fill in each
+function (replace ``raise NotImplementedError``) and check with
 
-    python -m mediswift_np.exercises check attention --file tutorials/exercises/attention.py
+    python -m mediswift_np.exercises check attention --file my_attention.py
 
-or just ``python tutorials/exercises/attention.py``. Read tutorial 03 first
+or just ``python my_attention.py``. Read tutorial 03 first
 (``tutorials/03_gpt3_block.ipynb``: §1 the decoder as equations, §2 shapes, §6
 causality). Shapes: B batch, T time, C channels, nh heads, hs = C / nh head size.
 Arrays are float64; use NumPy only. The checker compares with mediswift_np.functional
@@ -67,7 +68,7 @@ def multi_head_attention(x, w_attn, b_attn, w_proj, b_proj, n_head: int):
     raise NotImplementedError
 
 
-if __name__ == "__main__":  # python tutorials/exercises/attention.py: check this file
+if __name__ == "__main__":  # python my_attention.py: check this file
     from mediswift_np.errors import run_cli
     from mediswift_np.exercises.__main__ import main
 

@@ -1,14 +1,16 @@
 """Track ``autograd``: write the backward passes of the GPT's ops yourself.
 
-Fill in each function (replace ``raise NotImplementedError``) and check with
+Copy this file, ``cp tutorials/exercises/autograd.py my_autograd.py``, fill in each
+function (replace ``raise NotImplementedError``) and check with
 
-    python -m mediswift_np.exercises check autograd --file tutorials/exercises/autograd.py
+    python -m mediswift_np.exercises check autograd --file my_autograd.py
 
-or just ``python tutorials/exercises/autograd.py``. Read tutorial 01 first
-(``tutorials/01_autograd_from_scratch.ipynb``: §4 the Function pattern, §5 LayerNorm,
-§6 gradient checks). Every array is float64. ``grad_y`` (or ``grad_out``) is the
-upstream gradient dL/dy of some scalar loss L; a backward returns dL/d(input), of the
-input's shape. Use NumPy only -- the checker compares with the library's ops
+or just ``python my_autograd.py``. Read tutorial 01 first
+(``tutorials/01_autograd_from_scratch.ipynb``: §4 the Function pattern, §5 LayerNorm and
+the softmax Jacobian, §6 gradient checks, §7 a matmul's backward), then the track's
+preface, ``autograd.md`` in this folder (stable exponentials, GELU, cross-entropy).
+Every array is float64. ``grad_y`` (or ``grad_out``) is the upstream gradient dL/dy of
+some scalar loss L; a backward returns dL/d(input), of the input's shape. Use NumPy only -- the checker compares with the library's ops
 (mediswift_np.functional), so look there only afterwards.
 
 Start with exercise 1: once ``numerical_gradient`` passes, use it to test your own
@@ -130,7 +132,7 @@ def cross_entropy_backward(logits: np.ndarray, targets: np.ndarray) -> np.ndarra
     raise NotImplementedError
 
 
-if __name__ == "__main__":  # python tutorials/exercises/autograd.py: check this file
+if __name__ == "__main__":  # python my_autograd.py: check this file
     from mediswift_np.errors import run_cli
     from mediswift_np.exercises.__main__ import main
 

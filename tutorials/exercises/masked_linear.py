@@ -1,10 +1,11 @@
 """Track ``masked_linear``: a statically sparse linear layer, stored as CSR.
 
-Fill in each function (replace ``raise NotImplementedError``) and check with
+Copy this file, ``cp tutorials/exercises/masked_linear.py my_masked_linear.py``, fill in each
+function (replace ``raise NotImplementedError``) and check with
 
-    python -m mediswift_np.exercises check masked_linear --file tutorials/exercises/masked_linear.py
+    python -m mediswift_np.exercises check masked_linear --file my_masked_linear.py
 
-or just ``python tutorials/exercises/masked_linear.py``. Read tutorial 04 first
+or just ``python my_masked_linear.py``. Read tutorial 04 first
 (``tutorials/04_sparsity_and_sparse_matmul.ipynb`` §1 the mask, §3 one masked linear
 layer, two paths). The layer is y = x (W ⊙ m) + b with W and the bool mask m of shape
 (in, out) -- GPT-2's layout, so the ROWS of W are the layer's input units. CSR
@@ -82,7 +83,7 @@ def densify(model):
     raise NotImplementedError
 
 
-if __name__ == "__main__":  # python tutorials/exercises/masked_linear.py: check this file
+if __name__ == "__main__":  # python my_masked_linear.py: check this file
     from mediswift_np.errors import run_cli
     from mediswift_np.exercises.__main__ import main
 
