@@ -1,29 +1,17 @@
-"""What machine a timing ran on, and one process-wide setting that speeds up training steps.
+"""What machine a timing ran on: the CPU, NumPy's SIMD level and the BLAS.
 
 ``machine_info()`` / ``machine_line()`` name the CPU, the SIMD level NumPy dispatches to and
 the BLAS library with its kernel and thread count. Every benchmark and every timing cell of
 the tutorials prints ``machine_line()``: a ratio measured on an AVX-512 machine with
-OpenBLAS's SkylakeX kernels need not hold on an AVX2 laptop.
+OpenBLAS's SkylakeX kernels need not hold on an AVX2 laptop. ``openblas_function`` finds a
+C function of the OpenBLAS NumPy loaded (the speed layer's pool also uses it to run
+OpenBLAS on one thread inside its own threads).
 
-Keep freed memory
------------------
+It only reads: the settings that change the process (kept memory, BLAS threads) are the
+speed layer's, in mediswift_np/fast/tuning.py.
 
-A training step allocates and frees the same large arrays every time (attention scores
-(B, nh, T, T), logits (B, T, V), their gradients). glibc's malloc serves blocks above a
-threshold (128 KB to 32 MB, adapting) with fresh ``mmap`` pages and trims the top of the
-heap when much of it is free, so the next step touches *new* pages, which the kernel
-must zero-fill and map: a page fault per 4 KB. On a laptop that costs ~0.1-0.3 µs per
-page; in some virtual machines several µs, which can add tens of percent to a step.
-
-``keep_freed_memory()`` raises glibc's mmap and trim thresholds (``mallopt``) so freed
-blocks stay in the heap and are reused. Memory is not leaked -- it is reused by the
-next step instead of being returned to the OS. The training entry points call it; the
-engine benchmark calls it once for the whole process, so PyTorch, measured beside us,
-benefits alike.
-
-Does not handle: non-glibc platforms (macOS, Windows, musl): there ``keep_freed_memory``
-does nothing, and ``machine_info`` reads no ``/proc``, so it reports less (the CPU from
-``platform``, the BLAS from NumPy's build configuration).
+Does not handle: non-Linux platforms read no ``/proc``, so ``machine_info`` reports less
+there (the CPU from ``platform``, the BLAS from NumPy's build configuration).
 """
 
 from __future__ import annotations
@@ -35,26 +23,6 @@ import platform
 import sys
 
 import numpy as np
-
-M_TRIM_THRESHOLD = -1  # glibc <malloc.h> parameter numbers
-M_MMAP_THRESHOLD = -3
-MMAP_THRESHOLD_MAX = 32 * 1024 * 1024  # glibc's upper limit on 64-bit systems
-TRIM_THRESHOLD = 1 << 30
-
-
-def keep_freed_memory() -> bool:
-    """Ask glibc to keep freed blocks (up to 32 MB each) for reuse; True if it applied."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # not glibc
-        return False
-    ok_mmap = mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX)
-    ok_trim = mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
-    return bool(ok_mmap and ok_trim)
-
 
 # NumPy's dispatch targets by SIMD level, highest first (numpy 2.4 names its x86 targets by
 # micro-architecture level: X86_V4 = AVX-512, X86_V3 = AVX2; older releases by extension).

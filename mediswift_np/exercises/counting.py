@@ -22,7 +22,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from .. import flop_audit, flops, sparse
+from .. import flops, sparse
+from ..flops import audit as flop_audit
 from ..autograd import FlopCounter, count_flops
 from ..config import PRESETS, GPTConfig
 from ..model import GPT
@@ -59,8 +60,8 @@ def model_with_masks(cfg: GPTConfig, rng: np.random.Generator, sparsity: float |
         sparse.sparsify(model, sparsity, rng)
         return model
     for name, p in model.named_parameters():
-        parts = next((n for suffix, n in sparse.SPARSIFIED.items() if name.endswith(suffix)), None)
-        if parts is None:
+        parts = len(sparse.sparsified_parts(name))
+        if not parts:
             continue
         rows, cols = p.shape
         masks = [sparse.random_mask((rows, cols // parts), float(rng.uniform(0.1, 0.9)), rng) for _ in range(parts)]
