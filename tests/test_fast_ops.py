@@ -1,15 +1,19 @@
 """Every speed-layer kernel against its readable twin in the maths layer.
 
 Bit-identical where both compute the same operations in the same order: the linear layer
-(but for the tied output layer's transposed weight gradient) and the cross-entropy
-forward. Elsewhere the speed layer sums in another order (einsum row sums, blocked
-attention, folded AdamW constants, x·x·x for x³), so results differ by rounding only.
+(but for the tied output layer's transposed weight gradient), the cross-entropy forward
+and the GELU forward. Elsewhere the speed layer sums in another order (einsum row sums,
+blocked attention) or groups the arithmetic differently (folded AdamW constants, the
+factored GELU derivative), so results differ by rounding only.
 Stated tolerances: in float64, relative 1e-12 (rounding is ~1e-16 per operation; a wrong
 term or factor shows at 1e-3 or more); in float32, what training runs, relative 1e-5
 (plus an absolute 1e-6 for values near 0), about a hundred float32 ulps.
 """
 
 from __future__ import annotations
+
+import ast
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -82,9 +86,11 @@ def test_layer_norm(rng, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_gelu(rng, dtype):
+def test_gelu_forward_is_bit_identical(rng, dtype):
     x = rng.standard_normal((4, 33)) * 3
-    assert_twins(run(F.gelu, [x], dtype=dtype), run(fast.gelu, [x], dtype=dtype), dtype)
+    maths, speed = run(F.gelu, [x], dtype=dtype), run(fast.gelu, [x], dtype=dtype)
+    assert np.array_equal(maths[0], speed[0])  # x·x·x, ·a, + x, ·c, tanh, + 1, ·x, ·½ (exact), in order
+    np.testing.assert_allclose(speed[1], maths[1], **TOLERANCE[dtype])  # the derivative, grouped differently
 
 
 def test_causal_blocks_cover_exactly_the_keys_each_query_may_see(monkeypatch):
@@ -166,3 +172,21 @@ def test_both_layers_train_the_same_float64_model():
         runs.append(model.state_dict())
     for name in runs[0]:
         np.testing.assert_allclose(runs[1][name], runs[0][name], rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+def speed_layer_imports(tree: ast.AST) -> list[ast.ImportFrom]:
+    """The relative imports of the speed layer (``from .fast import ...``, ``from . import fast``) in a syntax tree."""
+    return [node for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level
+            and ("fast" in (node.module or "").split(".") or any(a.name == "fast" for a in node.names))]  # fmt: skip
+
+
+def test_the_maths_layer_imports_the_speed_layer_in_one_place_only():
+    """Imports flow one way: fast/ imports the maths layer; of the maths layer only nn.kernels
+    imports fast/, inside the function, so importing the maths layer loads no speed-layer module."""
+    package = Path(F.__file__).resolve().parents[1]
+    maths = [package / name for name in ("nn.py", "model.py", "optim.py")]
+    maths += [*(package / "functional").glob("*.py"), *(package / "sparse").glob("*.py"), *(package / "autograd").glob("*.py")]
+    trees = {path.name: ast.parse(path.read_text()) for path in maths}
+    assert [name for name, tree in trees.items() for _ in speed_layer_imports(tree)] == ["nn.py"]
+    kernels_function = next(n for n in trees["nn.py"].body if isinstance(n, ast.FunctionDef) and n.name == "kernels")
+    assert speed_layer_imports(kernels_function)  # the one import sits inside nn.kernels

@@ -187,7 +187,7 @@ class GELU(Function):
 
     def forward(self, x):
         self.x = x
-        self.t = np.tanh(GELU_C * (x + GELU_A * x**3))  # t = tanh(√(2/π)(x + 0.044715 x³))
+        self.t = np.tanh(GELU_C * (x + GELU_A * (x * x * x)))  # t = tanh(√(2/π)(x + 0.044715 x³))
         self.count(self.flops[0] * x.size, "gelu")
         return 0.5 * x * (1.0 + self.t)  # GELU(x) ≈ ½x(1 + t)  (Hendrycks & Gimpel 2016)
 
