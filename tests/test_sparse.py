@@ -217,7 +217,7 @@ GRAD_CASES = [(True, True, False), (False, True, False), (True, False, False), (
 @pytest.mark.parametrize("backend", ["dense", "scipy"])
 @pytest.mark.parametrize("x_grad, w_grad, dense_grad", GRAD_CASES)
 def test_executed_flops_per_backend_match_closed_forms(backend, x_grad, w_grad, dense_grad):
-    """sparse.py's table, one (N, in) x (in, out) layer: the dense path executes full GEMMs
+    """sparse/linear.py's table, one (N, in) x (in, out) layer: the dense path executes full GEMMs
     (2·N·in·out each) and W ⊙ m (in·out); the scipy path executes 2·nnz·N per product. The
     sparse-equivalent count is 2·nnz·N per product on both; RigL's dense weight gradient is
     2·N·in·out on both, counted and executed."""

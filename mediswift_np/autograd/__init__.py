@@ -5,8 +5,9 @@
     counter.py    FLOP counting per scope / kind / phase
     gradcheck.py  central-difference gradient checks
 
-Fused ops with closed-form backward passes (softmax, LayerNorm, GELU, cross-entropy,
-attention) live one layer up, in :mod:`mediswift_np.functional`.
+Ops with closed-form backward passes (softmax, LayerNorm, GELU, cross-entropy,
+attention) live one layer up, in :mod:`mediswift_np.functional` (their speed-layer
+twins in :mod:`mediswift_np.fast`).
 """
 
 from . import ops  # noqa: F401  (attaches operators to Tensor)

@@ -66,7 +66,7 @@ def expected_counts(cfg: GPTConfig, batch: int, seq_len: int, sparsity: float = 
 
     One step = forward and backward of the mean cross-entropy of a (batch, seq_len) batch,
     without dropout: the counting rules of autograd/counter.py (1 per element of an add, a
-    bias, a scaling; 2·m·n·k per product) and the per-element costs of the fused ops.
+    bias, a scaling; 2·m·n·k per product) and the per-element costs of functional's ops.
     """
     B, T, C, V, L, nh = batch, seq_len, cfg.n_embd, cfg.vocab_size, cfg.n_layer, cfg.n_head
     Fd, N = cfg.d_ff, batch * seq_len
