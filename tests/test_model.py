@@ -78,7 +78,7 @@ def test_changing_token_t_never_changes_earlier_logits(fast):
         assert not np.array_equal(out[:, t:], base[:, t:])
 
 
-@pytest.mark.parametrize("fast", [False, True], ids=["maths", "fast"])
+@pytest.mark.parametrize("fast", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["maths", "fast"])
 def test_whole_model_gradcheck_every_parameter(fast):
     model = GPT(MICRO, seed=4, fast=fast).to_dtype(np.float64)
     rng = np.random.default_rng(5)
