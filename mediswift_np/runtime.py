@@ -17,10 +17,8 @@ there (the CPU from ``platform``, the BLAS from NumPy's build configuration).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import platform
-import sys
 
 import numpy as np
 
