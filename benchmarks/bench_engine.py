@@ -22,10 +22,10 @@ spinning threads. Timed back to back, PyTorch's tiny step took 190 ms instead of
 PyTorch runs only if installed (pip install torch); its thread count is set to the
 number of cores, the same as OpenBLAS uses for NumPy's matmuls and the speed layer's pool
 (mediswift_np/fast/pool.py) for the elementwise ops (MEDISWIFT_NUM_THREADS overrides
-ours). The process applies the speed layer's process settings (mediswift_np/fast/tuning.py):
-OpenBLAS's idle threads sleep at once (set before NumPy loads, at the top of this script)
-and glibc keeps freed memory for reuse, as the training CLIs do; both frameworks run in
-this one process, so both benefit.
+ours). The script applies the speed layer's process settings (mediswift_np/fast/tuning.py)
+before anything is timed: OpenBLAS's idle threads sleep at once and glibc keeps freed
+memory for reuse, as they are whenever the speed layer runs; both frameworks run in this
+one process, so both benefit.
 
 Model FLOP utilisation: MFU = model FLOPs per second ÷ the machine's float32 GEMM rate
 (the faster of NumPy's and PyTorch's on a 1024³ product, best of several). Model FLOPs are
@@ -70,18 +70,15 @@ import sys
 import time
 from pathlib import Path
 
-from mediswift_np.fast.tuning import keep_freed_memory, sleep_idle_blas_threads  # imports no NumPy
+import numpy as np
 
-BLAS_THREADS_SLEEP = sleep_idle_blas_threads()  # before NumPy loads OpenBLAS (fast/tuning.py)
-
-import numpy as np  # noqa: E402
-
-from mediswift_np.config import GPTConfig  # noqa: E402
-from mediswift_np.flops import training_flops_by_term  # noqa: E402
-from mediswift_np.model import GPT  # noqa: E402
-from mediswift_np.optim import AdamW, AdamWConfig  # noqa: E402
-from mediswift_np.runtime import machine_line  # noqa: E402
-from mediswift_np.training import train_step  # noqa: E402
+from mediswift_np.config import GPTConfig
+from mediswift_np.fast.tuning import tune_process
+from mediswift_np.flops import training_flops_by_term
+from mediswift_np.model import GPT
+from mediswift_np.optim import AdamW, AdamWConfig
+from mediswift_np.runtime import machine_line
+from mediswift_np.training import train_step
 
 CONFIGS = {  # (config, batch size)
     "tiny": (GPTConfig(vocab_size=2048, n_ctx=128, n_layer=4, n_embd=128, n_head=4), 16),
@@ -210,9 +207,10 @@ def main() -> None:
     ap.add_argument("--emulate-avx2", action="store_true", help="switch off every library's AVX-512 kernels (AVX2_ENV) and re-run")
     args = ap.parse_args()
     emulate_avx2_if_asked(args.emulate_avx2)
-    applied = keep_freed_memory()  # for the whole process: PyTorch, timed beside us, benefits alike
+    tuned = tune_process()  # for the whole process: PyTorch, timed beside us, benefits alike
     print(machine_line())
-    print(f"numpy {np.__version__}, glibc keeps freed memory: {applied}, idle OpenBLAS threads sleep: {BLAS_THREADS_SLEEP}" + (", AVX2 emulated: " + " ".join(f"{k}={v}" for k, v in AVX2_ENV.items()) if args.emulate_avx2 else ""))
+    print(f"numpy {np.__version__}, glibc keeps freed memory: {tuned['keep_freed_memory']}, "
+          f"idle OpenBLAS threads sleep at once: {tuned['idle_blas_threads_sleep']}" + (", AVX2 emulated: " + " ".join(f"{k}={v}" for k, v in AVX2_ENV.items()) if args.emulate_avx2 else ""))
     try:
         import torch
 

@@ -27,9 +27,9 @@ import statistics
 import time
 from collections import defaultdict
 
-from bench_engine import CONFIGS, emulate_avx2_if_asked, gemm_rate, model_flops, numpy_step, setup  # first: it loads NumPy
+from bench_engine import CONFIGS, emulate_avx2_if_asked, gemm_rate, model_flops, numpy_step, setup
 from mediswift_np.autograd import Function, count_flops
-from mediswift_np.fast.tuning import keep_freed_memory
+from mediswift_np.fast.tuning import tune_process
 from mediswift_np.runtime import machine_line
 
 
@@ -133,7 +133,7 @@ def main() -> None:
     ap.add_argument("--maths", action="store_true", help="profile the maths layer (GPT(cfg)) instead of the speed layer")
     args = ap.parse_args()
     emulate_avx2_if_asked(args.emulate_avx2)
-    keep_freed_memory()
+    tune_process()  # as the speed layer does when it first runs; the maths layer's profile gets it too
     print(machine_line())
     profile(args.config, args.steps, statistic=min if args.min else statistics.median, fast=not args.maths)
 

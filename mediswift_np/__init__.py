@@ -37,7 +37,7 @@ and is tested against it.
 
 Import submodules explicitly, e.g. ``from mediswift_np.model import GPT``. Importing
 the package or any submodule changes nothing in the process (environment, allocator,
-threads): the entry points do that (fast/tuning.py).
+threads): the speed layer does that when it first runs (fast/tuning.py).
 """
 
 __version__ = "0.1.0"

@@ -4,8 +4,8 @@
 the BLAS library with its kernel and thread count. Every benchmark and every timing cell of
 the tutorials prints ``machine_line()``: a ratio measured on an AVX-512 machine with
 OpenBLAS's SkylakeX kernels need not hold on an AVX2 laptop. ``openblas_function`` finds a
-C function of the OpenBLAS NumPy loaded (the speed layer's pool also uses it to run
-OpenBLAS on one thread inside its own threads).
+C function of the OpenBLAS NumPy loaded (the speed layer also uses it, in fast/pool.py and
+fast/tuning.py, to set OpenBLAS's threads).
 
 It only reads: the settings that change the process (kept memory, BLAS threads) are the
 speed layer's, in mediswift_np/fast/tuning.py.
@@ -52,25 +52,28 @@ def _simd_level() -> str:
     return "baseline"
 
 
-def openblas_function(name: str, restype=ctypes.c_int):
+def openblas_function(name: str, restype=ctypes.c_int, exact: bool = False):
     """OpenBLAS's C function ``openblas_<name>`` as loaded into this process (via ctypes), or None.
 
     scipy-openblas (NumPy's and SciPy's wheels) prefixes and suffixes its symbols
-    (``scipy_openblas_get_config64_``); plain builds do not. None when no OpenBLAS is loaded
-    (MKL, Accelerate) or off Linux (the library is found through /proc/self/maps).
+    (``scipy_openblas_get_config64_``); plain builds do not. With ``exact``, the symbol
+    ``name`` itself (an internal one such as ``blas_thread_shutdown_``). None when no
+    OpenBLAS is loaded (MKL, Accelerate) or off Linux (the library is found through
+    /proc/self/maps).
     """
     try:
         with open("/proc/self/maps", encoding="utf-8") as f:
             paths = sorted({line.split()[-1] for line in f if "openblas" in line.split()[-1].lower()})
     except OSError:
         return None
+    names = [name] if exact else [f"{prefix}_{name}{suffix}" for prefix in ("scipy_openblas", "openblas") for suffix in ("64_", "")]
     for path in paths:
         try:
             lib = ctypes.CDLL(path)
         except OSError:
             continue
-        for prefix, suffix in (("scipy_openblas", "64_"), ("scipy_openblas", ""), ("openblas", "64_"), ("openblas", "")):
-            fn = getattr(lib, f"{prefix}_{name}{suffix}", None)
+        for symbol in names:
+            fn = getattr(lib, symbol, None)
             if fn is not None:
                 fn.restype = restype
                 return fn

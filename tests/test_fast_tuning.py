@@ -1,8 +1,10 @@
 """The speed layer's process settings, and the promise that importing changes nothing.
 
 keep_freed_memory applies on Linux/glibc, is harmless to call twice, and changes no
-numbers (bitwise the same loss before and after); sleep_idle_blas_threads sets its
-variable only while NumPy is not loaded yet. Importing the package and its submodules
+numbers (bitwise the same loss before and after). sleep_idle_blas_threads gives
+OpenBLAS's idle threads their short timeout before NumPy loads (through the environment)
+or after (through OpenBLAS, leaving the environment as it was); the speed layer does it
+when it first runs, the maths layer never. Importing the package and its submodules
 leaves the environment as it was. What the settings are worth in time is measured by
 benchmarks/bench_engine.py, never here."""
 
@@ -52,12 +54,45 @@ def test_importing_the_package_changes_no_environment_variable():
     assert python(code) == "True"
 
 
-def test_idle_blas_threads_sleep_only_if_asked_before_numpy_loads():
-    code = (
-        "import os\nfrom mediswift_np.fast.tuning import sleep_idle_blas_threads\n"
-        "print('numpy' in __import__('sys').modules, sleep_idle_blas_threads(), os.environ.get('OPENBLAS_THREAD_TIMEOUT'))"
-    )
-    assert python(code) == f"False True {OPENBLAS_THREAD_TIMEOUT}"  # importing the speed layer's tuning loads no NumPy
-    late = "import os, numpy\nfrom mediswift_np.fast.tuning import sleep_idle_blas_threads\n" \
-           "print(sleep_idle_blas_threads(), os.environ.get('OPENBLAS_THREAD_TIMEOUT'))"  # fmt: skip
-    assert python(late) == "False None"  # too late for OpenBLAS: nothing is changed
+OPENBLAS_TIMEOUT = """
+import ctypes, os
+from mediswift_np.runtime import openblas_function
+def timeout():  # the idle-thread timeout OpenBLAS runs with (0: its default, about 2^28 cycles)
+    fn = openblas_function("thread_timeout")
+    return "no OpenBLAS" if fn is None else fn()
+"""
+
+
+def test_idle_blas_threads_sleep_before_and_after_numpy_loads():
+    before = "from mediswift_np.fast.tuning import sleep_idle_blas_threads\nimport sys\n" \
+             "print('numpy' in sys.modules, sleep_idle_blas_threads())\nimport numpy\n" + OPENBLAS_TIMEOUT + \
+             "print(timeout(), os.environ.get('OPENBLAS_THREAD_TIMEOUT'))"  # fmt: skip
+    lines = python(before).splitlines()
+    assert lines[0] == "False True"  # importing the speed layer's tuning loads no NumPy
+    if lines[1].startswith("no OpenBLAS"):
+        pytest.skip("NumPy does not use OpenBLAS here")
+    assert lines[1] == f"{OPENBLAS_THREAD_TIMEOUT} {OPENBLAS_THREAD_TIMEOUT}"  # OpenBLAS read it when NumPy loaded
+    after = "import numpy as np\nfrom mediswift_np.fast.tuning import sleep_idle_blas_threads\n" + OPENBLAS_TIMEOUT + \
+            "print(timeout(), sleep_idle_blas_threads(), timeout(), os.environ.get('OPENBLAS_THREAD_TIMEOUT'))\n" \
+            "a = np.arange(64.0).reshape(8, 8)\nprint(np.array_equal(a @ a, np.einsum('ij,jk->ik', a, a)))"  # fmt: skip
+    assert python(after).splitlines() == [f"0 True {OPENBLAS_THREAD_TIMEOUT} None", "True"]  # environment untouched
+
+
+@pytest.mark.slow
+def test_the_speed_layer_tunes_the_process_when_it_first_runs_and_the_maths_layer_never():
+    code = OPENBLAS_TIMEOUT + """
+import numpy as np
+from mediswift_np.config import GPTConfig
+from mediswift_np.model import GPT
+cfg = GPTConfig(vocab_size=50, n_ctx=16, n_layer=1, n_embd=16, n_head=2)
+x = np.zeros((2, 16), dtype=np.int64)
+env = dict(os.environ)
+GPT(cfg)(x, x)[1].backward()
+print(timeout(), dict(os.environ) == env)
+GPT(cfg, fast=True)(x, x)[1].backward()
+print(timeout(), dict(os.environ) == env)
+"""
+    lines = python(code).splitlines()
+    if lines[0].startswith("no OpenBLAS"):
+        pytest.skip("NumPy does not use OpenBLAS here")
+    assert lines == ["0 True", f"{OPENBLAS_THREAD_TIMEOUT} True"]

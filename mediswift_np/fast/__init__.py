@@ -27,5 +27,6 @@ a stated tolerance where sums run in another order. The torch reference tests an
 float64 gradient checks run on both layers. What the speed layer buys is measured by
 benchmarks/bench_engine.py (both layers, side by side) and benchmarks/profile_step.py.
 
-Importing this package (or tuning.py) imports no NumPy and changes nothing in the process.
+Importing this package changes nothing in the process. The speed layer's process
+settings (tuning.py) are applied when it first runs, so only a process that uses it gets them.
 """

@@ -41,6 +41,9 @@ Blocks are not made smaller than ``BLOCK_BYTES``: a thread needs the GIL between
 NumPy calls, and below some size the handovers cost more than the second core saves
 (benchmarks/bench_engine.py records the measurement behind the choice).
 
+The first call applies the speed layer's process settings (tuning.py: glibc keeps freed
+memory, idle OpenBLAS threads sleep at once).
+
 Threads: ``MEDISWIFT_NUM_THREADS`` if set, else ``os.cpu_count()``; with 1, the blocks run
 one after another in the calling thread. Arrays of fewer than ``MIN_PARALLEL_ELEMENTS``
 elements run as one call in the calling thread: there, handing work to a thread costs
@@ -61,6 +64,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from ..runtime import openblas_function
+from .tuning import tune_process
 
 BLOCK_BYTES = 512 * 1024  # per array per block: long NumPy calls, still near a core's L2 cache
 MIN_PARALLEL_ELEMENTS = 1 << 16  # 256 KB of float32: smaller arrays run in one call
@@ -121,6 +125,7 @@ def row_blocks(n_rows: int, row_bytes: int) -> list[tuple[int, int]]:
 
 def rows(fn: Callable[..., None], *arrays: np.ndarray, **shared) -> None:
     """Call ``fn(*blocks, **shared)`` on row blocks of ``arrays``, on all threads (module docstring)."""
+    tune_process()  # the speed layer's process settings, on its first use (tuning.py)
     n = arrays[0].shape[0]
     if any(a.shape[0] != n for a in arrays):
         raise ValueError(f"rows: arrays must share their first dimension, got {[a.shape for a in arrays]}")
