@@ -1,7 +1,10 @@
 """Training-step throughput of the NumPy engine vs PyTorch CPU eager.
 
 A step = forward + backward + global-norm clipping + AdamW update, float32, on random
-token ids. PyTorch runs twice: with ``scaled_dot_product_attention`` (its fused kernel,
+token ids. Ours runs twice: on the speed layer (``GPT(cfg, fast=True)``, ``AdamW(...,
+fast=True)``: what the training entry points run; "mediswift_np") and on the maths layer
+(the readable whole-array code students read; "maths layer"), from the same weights.
+PyTorch runs twice: with ``scaled_dot_product_attention`` (its fused kernel,
 which skips the causally masked half of the scores and runs its softmax on all cores) and
 with the attention written out as matmul + mask + softmax + matmul (full S×S scores, as
 the analytic FLOP formula assumes). Both frameworks run the same architecture with the
@@ -17,10 +20,12 @@ spinning threads. Timed back to back, PyTorch's tiny step took 190 ms instead of
     python benchmarks/bench_engine.py --emulate-avx2   # both frameworks as on an AVX2 machine
 
 PyTorch runs only if installed (pip install torch); its thread count is set to the
-number of cores, the same as OpenBLAS uses for NumPy's matmuls and mediswift_np.parallel
-for the elementwise ops (MEDISWIFT_NUM_THREADS overrides ours). The process asks glibc to
-keep freed memory for reuse (mediswift_np.runtime), as the training CLIs do; both
-frameworks run in this one process, so both benefit.
+number of cores, the same as OpenBLAS uses for NumPy's matmuls and the speed layer's pool
+(mediswift_np/fast/pool.py) for the elementwise ops (MEDISWIFT_NUM_THREADS overrides
+ours). The script applies the speed layer's process settings (mediswift_np/fast/tuning.py)
+before anything is timed: OpenBLAS's idle threads sleep at once and glibc keeps freed
+memory for reuse, as they are whenever the speed layer runs; both frameworks run in this
+one process, so both benefit.
 
 Model FLOP utilisation: MFU = model FLOPs per second ÷ the machine's float32 GEMM rate
 (the faster of NumPy's and PyTorch's on a 1024³ product, best of several). Model FLOPs are
@@ -35,6 +40,25 @@ and MKL / oneDNN (PyTorch's GEMMs) limited to AVX2. Close to, not the same as, a
 AVX2 machine: clock, caches and memory bandwidth stay those of this one.
 
 Where the time goes, op by op: benchmarks/profile_step.py.
+
+Measurements behind the speed layer's choices (mediswift_np/fast), kept here with their
+dates because timings go stale; re-measure before relying on them:
+
+- Blocks of 512 KB per array in ``pool.rows``: a 256 KB multiply (6 µs) ran no faster on
+  two threads than on one, because a thread needs the GIL between NumPy calls; at 512 KB
+  and up the handovers stopped mattering (2-core machine, 2026-12-03).
+- ``OPENBLAS_THREAD_TIMEOUT=4``: a tiny training step 159 ms -> 140 ms, small 710 ms ->
+  632 ms (AVX-512, 2 cores, 2026-12-03).
+- Attention query blocks of 128 rows (``fast.attention.causal_blocks``), forward +
+  backward on 2 cores: at T = 1024 they took 0.7-0.77× the time of one whole-T block; at
+  T = 256 the same time as one block, while blocks of 64 took 1.3× longer (2026-12-03).
+- Row sums by einsum (``fast.kernels._row_sum``): 2-4× faster than ``x.sum(axis=-1)`` on
+  rows of 32-256 numbers (2026-12-03).
+- Keeping freed memory (``fast.tuning.keep_freed_memory``): a fresh page costs ~0.1-0.3 µs
+  to fault in on a laptop, several µs in some virtual machines, which added tens of
+  percent to a step there (2026-11-27).
+- Taking turns: timed right after PyTorch, without the untimed step, PyTorch's tiny step
+  took 190 ms instead of 114 ms (2026-12-03).
 """
 
 from __future__ import annotations
@@ -46,14 +70,14 @@ import sys
 import time
 from pathlib import Path
 
-import mediswift_np  # noqa: F401, I001 -- before NumPy: it sets OPENBLAS_THREAD_TIMEOUT (mediswift_np.parallel)
 import numpy as np
 
 from mediswift_np.config import GPTConfig
+from mediswift_np.fast.tuning import tune_process
 from mediswift_np.flops import training_flops_by_term
 from mediswift_np.model import GPT
 from mediswift_np.optim import AdamW, AdamWConfig
-from mediswift_np.runtime import keep_freed_memory, machine_line
+from mediswift_np.runtime import machine_line
 from mediswift_np.training import train_step
 
 CONFIGS = {  # (config, batch size)
@@ -105,14 +129,15 @@ def numpy_step(model, opt, x, y):
     return train_step(opt, lambda: model(x, y)[1], lr=2e-4)[0]
 
 
-def setup(name: str):
-    """The model, optimizer and one fixed batch of a config: (cfg, x, y, model, opt)."""
+def setup(name: str, fast: bool = True):
+    """The model, optimizer and one fixed batch of a config: (cfg, x, y, model, opt), on the
+    speed layer (``fast``, what training runs) or the maths layer."""
     cfg, B = CONFIGS[name]
     rng = np.random.default_rng(0)
     x = rng.integers(0, cfg.vocab_size, (B, cfg.n_ctx))  # (B, T)
     y = rng.integers(0, cfg.vocab_size, (B, cfg.n_ctx))
-    model = GPT(cfg, seed=0)
-    return cfg, x, y, model, AdamW(model.named_parameters(), AdamWConfig())
+    model = GPT(cfg, seed=0, fast=fast)
+    return cfg, x, y, model, AdamW(model.named_parameters(), AdamWConfig(), fast=fast)
 
 
 def make_torch(cfg, state, fused_attention: bool):
@@ -143,8 +168,9 @@ def make_torch(cfg, state, fused_attention: bool):
 
 def bench(name: str, steps: int, warmup: int = 1) -> dict:
     cfg, x, y, model, opt = setup(name)
+    *_, maths_model, maths_opt = setup(name, fast=False)  # the same weights, on the maths layer
     B, T = x.shape
-    runners = {"numpy": lambda: numpy_step(model, opt, x, y)}
+    runners = {"numpy": lambda: numpy_step(model, opt, x, y), "maths": lambda: numpy_step(maths_model, maths_opt, x, y)}
     try:
         import torch
 
@@ -181,20 +207,21 @@ def main() -> None:
     ap.add_argument("--emulate-avx2", action="store_true", help="switch off every library's AVX-512 kernels (AVX2_ENV) and re-run")
     args = ap.parse_args()
     emulate_avx2_if_asked(args.emulate_avx2)
-    applied = keep_freed_memory()  # for the whole process: PyTorch, timed beside us, benefits alike
+    tuned = tune_process()  # for the whole process: PyTorch, timed beside us, benefits alike
     print(machine_line())
-    print(f"numpy {np.__version__}, glibc keeps freed memory: {applied}" + (", AVX2 emulated: " + " ".join(f"{k}={v}" for k, v in AVX2_ENV.items()) if args.emulate_avx2 else ""))
+    print(f"numpy {np.__version__}, glibc keeps freed memory: {tuned['keep_freed_memory']}, "
+          f"idle OpenBLAS threads sleep at once: {tuned['idle_blas_threads_sleep']}" + (", AVX2 emulated: " + " ".join(f"{k}={v}" for k, v in AVX2_ENV.items()) if args.emulate_avx2 else ""))
     try:
         import torch
 
         print(f"torch {torch.__version__}, ATen CPU capability {torch.backends.cpu.get_cpu_capability()}")
     except ImportError:
         print("torch not installed: mediswift_np only")
-    print("| config | tokens/step | GEMM peak GFLOP/s | mediswift_np tok/s | MFU | PyTorch eager (SDPA) tok/s | MFU | ratio | PyTorch eager (same attention as ours) tok/s | ratio |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| config | tokens/step | GEMM peak GFLOP/s | mediswift_np tok/s | MFU | maths layer tok/s | speed-up | PyTorch eager (SDPA) tok/s | MFU | ratio | PyTorch eager (same attention as ours) tok/s | ratio |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in args.configs:
         r = bench(name, args.steps)
-        cells = [f"{r['gemm_peak'] / 1e9:.0f}", f"{r['numpy']:,.0f}", f"{r['numpy_mfu']:.0%}"]
+        cells = [f"{r['gemm_peak'] / 1e9:.0f}", f"{r['numpy']:,.0f}", f"{r['numpy_mfu']:.0%}", f"{r['maths']:,.0f}", f"{r['numpy'] / r['maths']:.2f}"]
         t = r.get("torch")
         cells += [f"{t:,.0f}", f"{r['torch_mfu']:.0%}", f"{r['numpy'] / t:.2f}"] if t else ["n/a"] * 3
         t = r.get("torch_manual")

@@ -18,8 +18,9 @@ For each size (N tokens, in, out) and sparsity s the paths run interleaved (thei
 rotates between repeats) so that machine noise hits them alike; the tables show
 medians. s = 0 is the unmasked dense layer (``functional.linear``), the reference the
 FLOP ratio 1-s refers to. A second table splits the time per phase -- forward,
-input gradient, weight gradient -- timed on ``MaskedLinear`` directly (each backward
-phase alone; the scipy path transposes the upstream gradient in both). The break-even
+input gradient, weight gradient -- timed on the layer's ops (``MaskedLinear``,
+``ScipyMaskedLinear``) directly (each backward phase alone; the scipy path transposes the
+upstream gradient in both). The break-even
 sparsity is the smallest measured s at which scipy is faster overall, plus the
 crossing of scipy/dense = 1 interpolated linearly in (1-s) between the measurements
 around it (scipy's time is roughly a fixed cost plus a part proportional to 1-s).
@@ -29,7 +30,7 @@ but a CPU runs dense products near peak and sparse ones at the speed of irregula
 memory access, so the FLOP savings only show up in wall-clock time when s is extreme.
 
 ``--tiny-runs`` adds whole ``python -m mediswift_np.pretrain --tiny`` runs at
-s = 0, 0.5, 0.75 with both backends (issue 4, item 9), the dense one also with
+s = 0, 0.5, 0.75 with both backends, the dense one also with
 OPENBLAS_NUM_THREADS=1. Reported: the run's own ``wall_seconds``, the process's wall
 time (start-up included) and its CPU time over all threads. At s = 0 there are no
 masks, so every variant runs the same dense code -- their spread shows the noise. The
@@ -38,6 +39,14 @@ losses of the two backends agree to float32 rounding.
     python benchmarks/bench_sparse.py              # three sizes, 5/5/3 repeats (7-9 min on 2 cores)
     python benchmarks/bench_sparse.py --quick      # one small size, 3 repeats (~20 s)
     python benchmarks/bench_sparse.py --tiny-runs --no-layers
+
+Measurements behind the library's choices (2-core cloud VM, AVX-512, OpenBLAS SkylakeX
+kernels; 2026-11-27): scipy (one core) overtook one-core BLAS at s ≈ 0.96-0.98
+(forward + backward), and two-core BLAS stayed faster up to s = 0.99, so the ``auto``
+backend runs the dense path below ``AUTO_SCIPY_MIN_SPARSITY`` = 0.99
+(mediswift_np/sparse/linear.py). ``transposed_copy`` (column blocks of 32) copied the
+(N, in) activations about 4× faster than ``np.ascontiguousarray(a.T)``
+(mediswift_np/sparse/scipy_path.py).
 """
 
 from __future__ import annotations
@@ -141,12 +150,13 @@ def forward_backward(layer: Layer, variant: Variant) -> tuple[float, float]:
 
 
 def phase_times(layer: Layer, variant: Variant) -> dict[str, float]:
-    """Seconds of each phase on ``MaskedLinear``: forward, input gradient alone, weight gradient alone."""
-    fn = sparse.MaskedLinear((True, True, True))
+    """Seconds of each phase of the masked layer (``MaskedLinear`` or ``ScipyMaskedLinear``): forward,
+    input gradient alone, weight gradient alone."""
+    fn = (sparse.ScipyMaskedLinear if variant.backend == "scipy" else sparse.MaskedLinear)((True, True, True))
     layout = sparse.layout_of(layer.weight)
     with variant.active():
         t0 = time.perf_counter()
-        fn.forward(layer.x.data, layer.weight.data, layer.bias.data, layout=layout, backend=variant.backend)
+        fn.forward(layer.x.data, layer.weight.data, layer.bias.data, layout=layout)
         t1 = time.perf_counter()
         fn.needs_grad = (True, False, False)  # dx = g (W ⊙ m)ᵀ
         fn.backward(layer.upstream)

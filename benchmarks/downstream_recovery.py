@@ -24,7 +24,7 @@ import platform
 from pathlib import Path
 
 from mediswift_np import recovery
-from mediswift_np.runtime import keep_freed_memory
+from mediswift_np.fast.tuning import keep_freed_memory
 
 
 def plot(results: dict, path: Path) -> None:

@@ -21,7 +21,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from mediswift_np import dst, flops
+from mediswift_np import flops
+from mediswift_np.sparse import dst
 from mediswift_np.finetune import FinetuneConfig, finetune
 from mediswift_np.pretrain import PretrainConfig, train
 from findings import mean_std

@@ -11,8 +11,9 @@ take if every FLOP ran as fast as a large matrix product. "× bound" is the meas
 over that bound: about 1-2 for the matrix products, 10-100× for elementwise ops, which
 are limited by memory traffic, not arithmetic (counter.py's "does not handle").
 
-    python benchmarks/profile_step.py                  # tiny, 10 profiled steps
+    python benchmarks/profile_step.py                  # tiny, 10 profiled steps, speed layer
     python benchmarks/profile_step.py --config small --steps 5
+    python benchmarks/profile_step.py --maths          # the maths layer's step instead
     python benchmarks/profile_step.py --emulate-avx2   # as on an AVX2 machine (see bench_engine.py)
 
 Does not handle: time inside an op is wall time including its share of BLAS threads; the
@@ -28,7 +29,8 @@ from collections import defaultdict
 
 from bench_engine import CONFIGS, emulate_avx2_if_asked, gemm_rate, model_flops, numpy_step, setup
 from mediswift_np.autograd import Function, count_flops
-from mediswift_np.runtime import keep_freed_memory, machine_line
+from mediswift_np.fast.tuning import tune_process
+from mediswift_np.runtime import machine_line
 
 
 def _all_functions(cls=Function):
@@ -76,8 +78,8 @@ class OpTimer:
             setattr(cls, phase, original)
 
 
-def profile(name: str, steps: int, warmup: int = 2, statistic=statistics.median) -> None:
-    cfg, x, y, model, opt = setup(name)
+def profile(name: str, steps: int, warmup: int = 2, statistic=statistics.median, fast: bool = True) -> None:
+    cfg, x, y, model, opt = setup(name, fast)
     B, T = x.shape
     for _ in range(warmup):
         numpy_step(model, opt, x, y)
@@ -109,7 +111,7 @@ def profile(name: str, steps: int, warmup: int = 2, statistic=statistics.median)
     flops = {k: n / (2 * steps) for k, n in timer.flops.items()}  # counted in timed and untimed steps
     total = med.pop(("step", "backward"))
     ops = sorted({op for op, _ in med}, key=lambda op: -(med.get((op, "forward"), 0) + med.get((op, "backward"), 0)))
-    print(f"\n{name}: B={B}, T={T}, {B * T / step:,.0f} tok/s ({statistic.__name__} of {steps} untimed steps), "
+    print(f"\n{name} ({'speed' if fast else 'maths'} layer): B={B}, T={T}, {B * T / step:,.0f} tok/s ({statistic.__name__} of {steps} untimed steps), "
           f"float32 GEMM peak {peak / 1e9:.0f} GFLOP/s, MFU {model_flops(cfg, B) / step / peak:.0%}")
     print(f"{'op':<24}{'fwd ms':>9}{'bwd ms':>9}{'share':>8}{'GFLOP':>9}{'bound ms':>10}{'× bound':>9}")
     for op in ops:
@@ -128,11 +130,12 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--emulate-avx2", action="store_true", help="re-run as on an AVX2 machine (see bench_engine.py)")
     ap.add_argument("--min", action="store_true", help="report the fastest step instead of the median (a busy machine)")
+    ap.add_argument("--maths", action="store_true", help="profile the maths layer (GPT(cfg)) instead of the speed layer")
     args = ap.parse_args()
     emulate_avx2_if_asked(args.emulate_avx2)
-    keep_freed_memory()
+    tune_process()  # as the speed layer does when it first runs; the maths layer's profile gets it too
     print(machine_line())
-    profile(args.config, args.steps, statistic=min if args.min else statistics.median)
+    profile(args.config, args.steps, statistic=min if args.min else statistics.median, fast=not args.maths)
 
 
 if __name__ == "__main__":

@@ -13,10 +13,15 @@ Soft prompts (Sec. 2.2.2) enter through ``prompt``: a (P, C) tensor of extra inp
 embeddings. Token ids ``V .. V+P-1`` in ``idx`` select its rows, so a sequence
 ``[source; prompt; target]`` is just ids with the virtual tokens in the middle.
 
+``GPT(cfg, fast=True)`` runs the speed layer's twins of LayerNorm, GELU, attention, the
+tied output layer and the loss (nn.kernels, mediswift_np/fast): the same equations,
+computed block by block on all cores. The training entry points build their models so;
+the default is the maths layer, the code this file and functional/ spell out.
+
 FLOPs are recorded under the analytic term names (see :mod:`mediswift_np.flops`):
 embeddings, attention.qkv, attention.logits, attention.softmax, attention.values,
 attention.output, mlp, final_logits -- plus attention.scale (q/√hs), layernorm,
-residual and loss, which the analytic formula leaves out (see flop_audit.py).
+residual and loss, which the analytic formula leaves out (see flops/audit.py).
 
 Does not handle: sequences longer than ``n_ctx``, key/value caching for training
 (the cache is for generation under no_grad).
@@ -28,10 +33,9 @@ import math
 
 import numpy as np
 
-from . import functional as F
 from .autograd import Tensor, embedding, flop_scope, no_grad
 from .config import GPTConfig
-from .nn import GELU, Dropout, Embedding, LayerNorm, Linear, Module, ModuleList
+from .nn import GELU, Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, kernels
 
 
 def parameter_shapes(cfg: GPTConfig) -> dict[str, tuple[int, ...]]:
@@ -96,8 +100,9 @@ class CausalSelfAttention(Module):
         q, k, v = qkv[0], qkv[1], qkv[2]  # each (B, nh, T, hs)
         if cache is not None:
             k, v = cache.extend(self.index, k, v)  # (B, nh, cached + T, hs)
+        attention = kernels(self.fast).causal_self_attention  # softmax(q kᵀ/√hs + M) v (functional/attention.py)
         with flop_scope("attention"):
-            y = F.causal_self_attention(q, k, v, key_mask, self.dropout_p, self.rng, self.training)  # (B, nh, T, hs)
+            y = attention(q, k, v, key_mask, self.dropout_p, self.rng, self.training)  # (B, nh, T, hs)
         y = y.permute(0, 2, 1, 3).reshape(B, T, C)  # (B, nh, T, hs) -> (B, T, C)
         with flop_scope("attention.output"):
             return self.resid_dropout(self.c_proj(y))
@@ -148,16 +153,18 @@ class Transformer(Module):
 
 
 class GPT(Module):
-    def __init__(self, cfg: GPTConfig, seed: int = 0):
+    def __init__(self, cfg: GPTConfig, seed: int = 0, fast: bool = False):
         """Build and initialise the model from ``np.random.default_rng(seed)``.
 
         A second generator, ``self.dropout_rng`` (seeded from the same seed), drives all
-        dropout masks so that a checkpoint can save and restore its state.
+        dropout masks so that a checkpoint can save and restore its state. ``fast``: run
+        the speed layer's twins of the ops (module docstring); the weights are the same.
         """
         self.config = cfg
         rng = np.random.default_rng(seed)
         self.transformer = Transformer(cfg, rng)
         self.reseed_dropout([seed, 1])
+        self.use_fast(fast)
 
     def reseed_dropout(self, seed) -> None:
         """A fresh ``dropout_rng`` from ``seed``, shared by every dropout in the model."""
@@ -200,11 +207,11 @@ class GPT(Module):
         with flop_scope("layernorm"):
             x = tr.ln_f(x)
         with flop_scope("final_logits"):
-            logits = F.linear(x, tr.wte.weight.transpose())  # tied output layer: (B, T, C) @ (C, V)
+            logits = kernels(self.fast).linear(x, tr.wte.weight.transpose())  # tied output layer: (B, T, C) @ (C, V)
         if targets is None:
             return logits, None
         with flop_scope("loss"):
-            loss = F.cross_entropy(logits, targets, loss_mask)
+            loss = kernels(self.fast).cross_entropy(logits, targets, loss_mask)
         return logits, loss
 
     def new_cache(self) -> KVCache:

@@ -7,7 +7,15 @@ GPT-2 checkpoint. ``state_dict`` returns copies of those arrays; ``load_state_di
 checks names, shapes and dtypes before touching anything.
 
 Layers here: Linear (GPT-2 "Conv1D" layout, weight (in, out)), Embedding, LayerNorm,
-GELU, Dropout. Each forward calls one fused op from :mod:`mediswift_np.functional`.
+GELU, Dropout. Each forward calls one op of :mod:`mediswift_np.functional` (a masked
+weight: :func:`mediswift_np.sparse.masked_linear`).
+
+Two layers, one switch. A module's ``fast`` flag (off by default; ``GPT(cfg, fast=True)``
+or ``model.use_fast()`` turns it on for a whole model) picks where its ops come from:
+``kernels(fast)`` returns the maths layer, ``functional``, or the speed layer's twins,
+``mediswift_np.fast.ops`` -- the same functions under the same names, computed block by
+block on all cores. It is the one place the maths layer imports the speed layer, as
+nanoGPT's ``if self.flash:`` is the one place its model picks fused attention.
 
 Does not handle: buffers other than parameters and masks, hooks, devices.
 """
@@ -36,12 +44,22 @@ class Parameter(Tensor):
     def __init__(self, data, weight_decay: bool = False):
         super().__init__(data, requires_grad=True)
         self.mask: np.ndarray | None = None
-        self._layout = None  # cached sparse index arrays (sparse.layout_of)
+        self._layout = None  # cached index arrays of the mask (sparse.layout_of)
         self.weight_decay = weight_decay  # AdamW parameter group (see optim.py)
+
+
+def kernels(fast: bool):
+    """The ops a module runs: ``functional`` (the maths layer), or with ``fast`` the speed layer's twins."""
+    if fast:
+        from .fast import ops  # here, not at the top: the speed layer imports the maths layer, never the reverse
+
+        return ops
+    return F
 
 
 class Module:
     training: bool = True
+    fast: bool = False  # run the speed layer's twins of the ops (see kernels)
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
@@ -85,6 +103,12 @@ class Module:
 
     def eval(self) -> "Module":
         return self.train(False)
+
+    def use_fast(self, on: bool = True) -> "Module":
+        """Run this module and all of its sub-modules on the speed layer (``on``) or the maths layer."""
+        for m in self.modules():
+            m.fast = on
+        return self
 
     def zero_grad(self) -> None:
         for p in self.parameters():
@@ -150,7 +174,7 @@ class Linear(Module):
         self.bias = Parameter(np.zeros(n_out, dtype=dtype)) if bias else None
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.weight.mask is not None:  # a statically sparse weight (see sparse.py)
+        if self.weight.mask is not None:  # a statically sparse weight (see sparse/linear.py)
             return sparse.masked_linear(x, self.weight, self.bias)
         return F.linear(x, self.weight, self.bias)
 
@@ -172,12 +196,12 @@ class LayerNorm(Module):
         self.eps = eps
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.layer_norm(x, self.weight, self.bias, self.eps)
+        return kernels(self.fast).layer_norm(x, self.weight, self.bias, self.eps)
 
 
 class GELU(Module):
     def forward(self, x: Tensor) -> Tensor:
-        return F.gelu(x)
+        return kernels(self.fast).gelu(x)
 
 
 class Dropout(Module):

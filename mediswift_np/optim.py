@@ -24,8 +24,9 @@ Schedule (App. A.1): linear warmup over the first 10% of steps, then cosine deca
 (first value peak/W rather than a wasted lr of 0; the peak at s = W-1), then
 min + ½(peak-min)(1 + cos(π·(s-W)/(N-1-W))) from s = W (peak) to s = N-1 (min = 2e-5).
 
-The update is element by element, so it runs through ``parallel.rows`` (all cores, one
-cache-sized block of rows at a time), bit-identical to one call on the whole array.
+``adamw_update`` below is the update as the paper writes it, one line per equation. With
+``AdamW(..., fast=True)`` the speed layer's twin runs instead (fast/adamw.py: the same
+update in place, block by block on all cores; equal up to rounding).
 
 Does not handle: per-group learning rates, AMSGrad, fused multi-tensor kernels.
 """
@@ -37,8 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .nn import Parameter
-from .parallel import rows
+from .nn import Parameter, kernels
 
 
 @dataclass(frozen=True)
@@ -80,28 +80,29 @@ def global_grad_norm(params: list[Parameter]) -> float:
     return math.sqrt(total)
 
 
-def _adamw_update(theta, g, m, v, *, beta1, beta2, one_minus_beta1, one_minus_beta2, decay, bc2, eps, lr_over_bc1) -> None:
-    """One AdamW update of a block of a parameter θ (in place), its gradient g and moments m, v."""
-    m *= beta1
-    m += one_minus_beta1 * g  # m ← β1 m + (1-β1) g
-    v *= beta2
-    v += one_minus_beta2 * (g * g)  # v ← β2 v + (1-β2) g²
-    if decay != 1.0:
-        theta *= decay  # θ ← θ - lr·λ·θ = (1 - lr·λ) θ (decoupled)
-    denom = v / bc2  # v̂ (one scratch array, reused below)
-    np.sqrt(denom, out=denom)
-    denom += eps  # √v̂ + ε
-    update = lr_over_bc1 * m  # lr · m̂ (a second scratch array)
-    update /= denom
-    theta -= update  # θ ← θ - lr · m̂ / (√v̂ + ε)
+def adamw_update(theta: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, *, t: int, lr: float, beta1: float,
+                 beta2: float, eps: float, weight_decay: float) -> None:  # fmt: skip
+    """Step t of AdamW for one parameter θ with gradient g, updating θ and its moments m, v in place.
+
+    Loshchilov & Hutter 2019, Alg. 2, with the decay scaled by the scheduled lr (as PyTorch
+    and GPT-3 do); ``weight_decay`` is λ, or 0 for a parameter outside the decayed group.
+    """
+    m[:] = beta1 * m + (1 - beta1) * g  # m ← β1 m + (1-β1) g
+    v[:] = beta2 * v + (1 - beta2) * g * g  # v ← β2 v + (1-β2) g²
+    m_hat = m / (1 - beta1**t)  # m̂ = m / (1-β1^t)
+    v_hat = v / (1 - beta2**t)  # v̂ = v / (1-β2^t)
+    if weight_decay:
+        theta -= lr * weight_decay * theta  # θ ← θ - lr·λ·θ (decoupled)
+    theta -= lr * m_hat / (np.sqrt(v_hat) + eps)  # θ ← θ - lr·m̂ / (√v̂ + ε)
 
 
 class AdamW:
     """AdamW over named parameters; state is exposed for checkpoints via ``state_dict``."""
 
-    def __init__(self, named_params, config: AdamWConfig = AdamWConfig()):
+    def __init__(self, named_params, config: AdamWConfig = AdamWConfig(), fast: bool = False):
         self.named = list(named_params)
         self.config = config
+        self.fast = fast  # update with the speed layer's twin of adamw_update (fast/adamw.py)
         self.t = 0  # number of steps taken
         self.m = {name: np.zeros_like(p.data) for name, p in self.named}
         self.v = {name: np.zeros_like(p.data) for name, p in self.named}
@@ -129,16 +130,12 @@ class AdamW:
         """One AdamW update of every parameter with a gradient, at learning rate ``lr``."""
         cfg = self.config
         self.t += 1
-        bc1 = 1.0 - cfg.beta1**self.t  # bias corrections
-        bc2 = 1.0 - cfg.beta2**self.t
+        update = kernels(fast=True).adamw_update if self.fast else adamw_update
         for name, p in self.named:
-            if p.grad is None:
-                continue
-            t = p.dtype.type  # every constant in the parameter's dtype
-            decay = 1.0 - lr * cfg.weight_decay if p.weight_decay and cfg.weight_decay else 1.0
-            constants = dict(beta1=t(cfg.beta1), beta2=t(cfg.beta2), one_minus_beta1=t(1.0 - cfg.beta1), one_minus_beta2=t(1.0 - cfg.beta2),
-                             decay=t(decay), bc2=t(bc2), eps=t(cfg.eps), lr_over_bc1=t(lr / bc1))  # fmt: skip
-            rows(_adamw_update, p.data, p.grad, self.m[name], self.v[name], **constants)  # on all cores, block by block
+            if p.grad is not None:
+                decay = cfg.weight_decay if p.weight_decay else 0.0  # the parameter's group (module docstring)
+                update(p.data, p.grad, self.m[name], self.v[name], t=self.t, lr=lr, beta1=cfg.beta1, beta2=cfg.beta2,
+                       eps=cfg.eps, weight_decay=decay)  # fmt: skip
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Moments keyed ``m/<param name>``, ``v/<param name>``, plus the step count ``t``."""

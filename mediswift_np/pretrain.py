@@ -56,7 +56,7 @@ from typing import Any, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from . import checkpoint, dst, flops, sparse
+from . import checkpoint, flops, sparse
 from .autograd import count_flops, no_grad
 from .cli import ArgumentParser, add_config_flags, add_output_flags, given_config_values
 from .config import GPTConfig, get_preset
@@ -68,11 +68,12 @@ from .data import (
     token_stream,
     train_val_split,
 )
-from .dst import DSTConfig
+from .sparse import dst
+from .sparse.dst import DSTConfig
 from .errors import UserError, print_json, run_cli
 from .model import GPT
 from .optim import AdamW, AdamWConfig, lr_schedule
-from .runtime import keep_freed_memory
+from .fast.tuning import keep_freed_memory
 from .tokenizer import Tokenizer
 from .training import train_step
 
@@ -210,17 +211,17 @@ def _train(cfg: PretrainConfig, out: Path, resume: Path | None, progress: bool, 
     mask_rng = np.random.default_rng([cfg.seed, 4])  # SET's random growth
     dst_cfg = cfg.dst_config()
     if arrays is None:
-        model = GPT(model_cfg, seed=cfg.seed)
+        model = GPT(model_cfg, seed=cfg.seed, fast=True)  # the speed layer (mediswift_np/fast)
         if cfg.sparsity > 0:
             sparse.sparsify(model, cfg.sparsity, np.random.default_rng([cfg.seed, 3]))  # Sec. 3.3: static random masks
-        opt = AdamW(model.named_parameters(), opt_cfg)
+        opt = AdamW(model.named_parameters(), opt_cfg, fast=True)
         state = {"step": 0, "train_losses": [], "val_losses": [], "flops_sparse_equivalent": 0, "flops_executed": 0,
                  "mask_updates": 0, "initial_loss": evaluate(model, val_ids, cfg)}  # fmt: skip
     else:  # continue exactly where the checkpoint stopped
-        model = checkpoint.restore_model(arrays, state)
+        model = checkpoint.restore_model(arrays, state).use_fast()
         if model.config != model_cfg:
             raise checkpoint.CheckpointError(f"checkpoint {resume}: model config does not match its tokenizer/pre-training config")
-        opt = AdamW(model.named_parameters(), opt_cfg)
+        opt = AdamW(model.named_parameters(), opt_cfg, fast=True)
         opt.load_state_dict({k.removeprefix("adam/"): v for k, v in arrays.items() if k.startswith("adam/")})
         data_rng.bit_generator.state = state["data_rng"]
         mask_rng.bit_generator.state = state["mask_rng"]

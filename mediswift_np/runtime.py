@@ -1,60 +1,26 @@
-"""What machine a timing ran on, and one process-wide setting that speeds up training steps.
+"""What machine a timing ran on: the CPU, NumPy's SIMD level and the BLAS.
 
 ``machine_info()`` / ``machine_line()`` name the CPU, the SIMD level NumPy dispatches to and
 the BLAS library with its kernel and thread count. Every benchmark and every timing cell of
 the tutorials prints ``machine_line()``: a ratio measured on an AVX-512 machine with
-OpenBLAS's SkylakeX kernels need not hold on an AVX2 laptop.
+OpenBLAS's SkylakeX kernels need not hold on an AVX2 laptop. ``openblas_function`` finds a
+C function of the OpenBLAS NumPy loaded (the speed layer also uses it, in fast/pool.py and
+fast/tuning.py, to set OpenBLAS's threads).
 
-Keep freed memory
------------------
+It only reads: the settings that change the process (kept memory, BLAS threads) are the
+speed layer's, in mediswift_np/fast/tuning.py.
 
-A training step allocates and frees the same large arrays every time (attention scores
-(B, nh, T, T), logits (B, T, V), their gradients). glibc's malloc serves blocks above a
-threshold (128 KB to 32 MB, adapting) with fresh ``mmap`` pages and trims the top of the
-heap when much of it is free, so the next step touches *new* pages, which the kernel
-must zero-fill and map: a page fault per 4 KB. On a laptop that costs ~0.1-0.3 µs per
-page; in some virtual machines several µs, which can add tens of percent to a step.
-
-``keep_freed_memory()`` raises glibc's mmap and trim thresholds (``mallopt``) so freed
-blocks stay in the heap and are reused. Memory is not leaked -- it is reused by the
-next step instead of being returned to the OS. The training entry points call it; the
-engine benchmark calls it once for the whole process, so PyTorch, measured beside us,
-benefits alike.
-
-Does not handle: non-glibc platforms (macOS, Windows, musl): there ``keep_freed_memory``
-does nothing, and ``machine_info`` reads no ``/proc``, so it reports less (the CPU from
-``platform``, the BLAS from NumPy's build configuration).
+Does not handle: non-Linux platforms read no ``/proc``, so ``machine_info`` reports less
+there (the CPU from ``platform``, the BLAS from NumPy's build configuration).
 """
 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import platform
-import sys
 
 import numpy as np
-
-M_TRIM_THRESHOLD = -1  # glibc <malloc.h> parameter numbers
-M_MMAP_THRESHOLD = -3
-MMAP_THRESHOLD_MAX = 32 * 1024 * 1024  # glibc's upper limit on 64-bit systems
-TRIM_THRESHOLD = 1 << 30
-
-
-def keep_freed_memory() -> bool:
-    """Ask glibc to keep freed blocks (up to 32 MB each) for reuse; True if it applied."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # not glibc
-        return False
-    ok_mmap = mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX)
-    ok_trim = mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
-    return bool(ok_mmap and ok_trim)
-
 
 # NumPy's dispatch targets by SIMD level, highest first (numpy 2.4 names its x86 targets by
 # micro-architecture level: X86_V4 = AVX-512, X86_V3 = AVX2; older releases by extension).
@@ -86,25 +52,28 @@ def _simd_level() -> str:
     return "baseline"
 
 
-def openblas_function(name: str, restype=ctypes.c_int):
+def openblas_function(name: str, restype=ctypes.c_int, exact: bool = False):
     """OpenBLAS's C function ``openblas_<name>`` as loaded into this process (via ctypes), or None.
 
     scipy-openblas (NumPy's and SciPy's wheels) prefixes and suffixes its symbols
-    (``scipy_openblas_get_config64_``); plain builds do not. None when no OpenBLAS is loaded
-    (MKL, Accelerate) or off Linux (the library is found through /proc/self/maps).
+    (``scipy_openblas_get_config64_``); plain builds do not. With ``exact``, the symbol
+    ``name`` itself (an internal one such as ``blas_thread_shutdown_``). None when no
+    OpenBLAS is loaded (MKL, Accelerate) or off Linux (the library is found through
+    /proc/self/maps).
     """
     try:
         with open("/proc/self/maps", encoding="utf-8") as f:
             paths = sorted({line.split()[-1] for line in f if "openblas" in line.split()[-1].lower()})
     except OSError:
         return None
+    names = [name] if exact else [f"{prefix}_{name}{suffix}" for prefix in ("scipy_openblas", "openblas") for suffix in ("64_", "")]
     for path in paths:
         try:
             lib = ctypes.CDLL(path)
         except OSError:
             continue
-        for prefix, suffix in (("scipy_openblas", "64_"), ("scipy_openblas", ""), ("openblas", "64_"), ("openblas", "")):
-            fn = getattr(lib, f"{prefix}_{name}{suffix}", None)
+        for symbol in names:
+            fn = getattr(lib, symbol, None)
             if fn is not None:
                 fn.restype = restype
                 return fn

@@ -64,8 +64,9 @@ def test_loss_at_init_is_log_vocab():
     assert abs(loss.item() - (math.log(cfg.vocab_size) + 0.5 * cfg.n_embd * 0.02**2)) < 0.03
 
 
-def test_changing_token_t_never_changes_earlier_logits():
-    model = GPT(MICRO, seed=1)
+@pytest.mark.parametrize("fast", [False, True], ids=["maths", "fast"])
+def test_changing_token_t_never_changes_earlier_logits(fast):
+    model = GPT(MICRO, seed=1, fast=fast)
     rng = np.random.default_rng(2)
     ids = rng.integers(0, MICRO.vocab_size, (2, 8))
     base = model.logits(ids)
@@ -77,16 +78,18 @@ def test_changing_token_t_never_changes_earlier_logits():
         assert not np.array_equal(out[:, t:], base[:, t:])
 
 
-def test_whole_model_gradcheck_every_parameter():
-    model = GPT(MICRO, seed=4).to_dtype(np.float64)
+@pytest.mark.parametrize("fast", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["maths", "fast"])
+def test_whole_model_gradcheck_every_parameter(fast):
+    model = GPT(MICRO, seed=4, fast=fast).to_dtype(np.float64)
     rng = np.random.default_rng(5)
     x = rng.integers(0, MICRO.vocab_size, (2, 6))
     y = rng.integers(0, MICRO.vocab_size, (2, 6))
     assert gradcheck(lambda *params: model(x, y)[1], model.parameters())
 
 
-def test_gradcheck_with_soft_prompt_and_loss_mask():
-    model = GPT(MICRO, seed=6).to_dtype(np.float64)
+@pytest.mark.parametrize("fast", [False, True], ids=["maths", "fast"])
+def test_gradcheck_with_soft_prompt_and_loss_mask(fast):
+    model = GPT(MICRO, seed=6, fast=fast).to_dtype(np.float64)
     rng = np.random.default_rng(7)
     prompt = Tensor(rng.standard_normal((3, MICRO.n_embd)) * 0.1, requires_grad=True, dtype=np.float64)
     V = MICRO.vocab_size
@@ -154,6 +157,15 @@ def test_tiny_model_overfits_one_batch():
         opt.clip_grad_norm()
         opt.step(1e-2)
     assert loss.item() < 0.05  # from ln 32 = 3.47
+
+
+def test_use_fast_switches_every_module_and_keeps_the_weights():
+    model = GPT(MICRO, seed=1)
+    assert not any(m.fast for m in model.modules())  # the maths layer by default
+    before = model.state_dict()
+    assert model.use_fast() is model and all(m.fast for m in model.modules())
+    assert all(np.array_equal(before[k], v) for k, v in model.state_dict().items())
+    assert all(m.fast for m in GPT(MICRO, fast=True).modules())
 
 
 def test_reseed_dropout_reaches_every_dropout():

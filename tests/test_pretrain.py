@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mediswift_np import checkpoint, flop_audit
+from mediswift_np import checkpoint
+from mediswift_np.flops import audit as flop_audit
 from mediswift_np.pretrain import PretrainConfig, train
 
 SMALL = dict(steps=40, batch_size=8, seq_len=32, n_docs=300, merges=200, eval_batches=2, eval_every=20, lr=5e-3)

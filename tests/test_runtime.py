@@ -1,36 +1,16 @@
-"""runtime.keep_freed_memory: applies on Linux/glibc, is harmless to call twice, and
-changes no numbers (bitwise the same loss before and after). Its speed effect is measured
-in benchmarks/bench_engine.py, never here.
-
-runtime.machine_info: reports what this process runs on, and follows the switches a user
+"""runtime.machine_info: reports what this process runs on, and follows the switches a user
 sets to emulate a smaller machine (OPENBLAS_CORETYPE, NPY_DISABLE_CPU_FEATURES)."""
 
 from __future__ import annotations
 
 import json
 import os
-import platform
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
-from mediswift_np.config import GPTConfig
-from mediswift_np.model import GPT
-from mediswift_np.runtime import keep_freed_memory, machine_info, machine_line
-
-
-def test_keep_freed_memory_changes_no_numbers():
-    cfg = GPTConfig(vocab_size=50, n_ctx=16, n_layer=1, n_embd=16, n_head=2)
-    x = np.random.default_rng(0).integers(0, 50, (2, 16))
-    before = GPT(cfg, seed=0)(x, x)[1].item()
-    applied = keep_freed_memory()
-    assert keep_freed_memory() == applied  # idempotent
-    if sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc":
-        assert applied is True
-    assert GPT(cfg, seed=0)(x, x)[1].item() == before
-
+from mediswift_np.runtime import machine_info, machine_line
 
 
 def _info_under(env: dict[str, str]) -> dict[str, str]:

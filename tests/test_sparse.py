@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from mediswift_np import sparse
+from mediswift_np.sparse import scipy_path
 from mediswift_np.autograd import Tensor, count_flops, gradcheck
 from mediswift_np.config import GPTConfig
 from mediswift_np.errors import UserError
@@ -36,7 +37,7 @@ def test_sparsify_masks_exactly_the_six_matrices():
     model = GPT(MICRO, seed=0)
     report = sparse.sparsify(model, 0.75, np.random.default_rng(1))
     masked = {n for n, p in model.named_parameters() if p.mask is not None}
-    assert masked == {f"transformer.h.{i}.{s}" for i in range(2) for s in sparse.SPARSIFIED}
+    assert masked == {f"transformer.h.{i}.{s}" for i in range(2) for s in ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")}
     C = MICRO.n_embd
     for name, n, nnz in report.matrices:
         assert name.rsplit(".", 1)[1] in SIX
@@ -145,7 +146,7 @@ def test_sampled_matmul_chunks_agree(monkeypatch):
     indptr = np.concatenate([[0], np.cumsum(pattern.sum(axis=1))])
     full = (a @ b.T)[rows, cols]
     np.testing.assert_allclose(sparse.sampled_matmul(a, b, indptr, cols), full, rtol=1e-13)
-    monkeypatch.setattr(sparse, "SDDMM_CHUNK", 22)  # two output rows of 11 per chunk
+    monkeypatch.setattr(scipy_path, "SDDMM_CHUNK", 22)  # two output rows of 11 per chunk
     np.testing.assert_allclose(sparse.sampled_matmul(a, b, indptr, cols), full, rtol=1e-13)
 
 
@@ -216,7 +217,7 @@ GRAD_CASES = [(True, True, False), (False, True, False), (True, False, False), (
 @pytest.mark.parametrize("backend", ["dense", "scipy"])
 @pytest.mark.parametrize("x_grad, w_grad, dense_grad", GRAD_CASES)
 def test_executed_flops_per_backend_match_closed_forms(backend, x_grad, w_grad, dense_grad):
-    """sparse.py's table, one (N, in) x (in, out) layer: the dense path executes full GEMMs
+    """sparse/linear.py's table, one (N, in) x (in, out) layer: the dense path executes full GEMMs
     (2·N·in·out each) and W ⊙ m (in·out); the scipy path executes 2·nnz·N per product. The
     sparse-equivalent count is 2·nnz·N per product on both; RigL's dense weight gradient is
     2·N·in·out on both, counted and executed."""
@@ -230,7 +231,7 @@ def test_executed_flops_per_backend_match_closed_forms(backend, x_grad, w_grad, 
     with sparse.use_backend(backend), switch, count_flops() as c:
         y = sparse.masked_linear(x, w)
         y.backward(np.ones(y.shape, np.float32))
-    assert nnz == 24 and c.total(kind="sparse_matmul", phase="forward") == sparse_product
+    assert c.total(kind="sparse_matmul", phase="forward") == sparse_product
     sparse_backward = x_grad + (w_grad and not dense_grad)  # products counted 2·nnz·N in the backward
     assert c.total(kind="sparse_matmul", phase="backward") == sparse_backward * sparse_product
     assert c.total(kind="matmul") == c.total(kind="matmul", executed=True) == dense_grad * gemm  # "dense_weight_grad"
@@ -248,4 +249,33 @@ def test_bad_sparsity_and_backend_are_user_errors():
         with pytest.raises(UserError, match="sparsity must be in"):
             sparse.sparsify(model, s, np.random.default_rng(0))
     with pytest.raises(UserError, match="unknown sparse backend"):
-        sparse.set_backend("cuda")
+        with sparse.use_backend("cuda"):
+            pass
+    assert sparse.switches.backend == "auto"  # a refused path changes nothing
+
+
+def test_sparsified_parts_is_the_one_table_of_the_six_matrices():
+    parts = [sparse.sparsified_parts(f"transformer.h.3.{suffix}") for suffix in sparse.SPARSIFIED]
+    assert [p for ps in parts for p in ps] == list(SIX)  # query, key, value, attention output, fc, proj: six
+    for dense in ("transformer.wte.weight", "transformer.h.0.attn.c_attn.bias", "transformer.h.0.ln_1.weight"):
+        assert sparse.sparsified_parts(dense) == ()
+
+
+@pytest.mark.parametrize("backend", ["dense", "scipy"])
+def test_the_switches_are_read_when_the_forward_pass_runs(backend):
+    """A layer's path and whether it keeps RigL's dense gradient are fixed by its forward pass:
+    a backward run outside (or inside) the blocks that set them does what its forward was told."""
+    rng = np.random.default_rng(13)
+    w = masked_param(rng, (5, 4), 0.5)
+    layout = sparse.layout_of(w)
+    x = Tensor(rng.standard_normal((3, 5)))
+    with sparse.use_backend(backend), sparse.dense_weight_gradients():
+        y = sparse.masked_linear(x, w)
+    y.backward(np.ones(y.shape))  # outside both blocks
+    np.testing.assert_allclose(layout.dense_grad, x.data.T @ np.ones((3, 4)), rtol=1e-12)  # xᵀ g at every position
+    layout.dense_grad = None
+    with sparse.use_backend(backend):
+        y = sparse.masked_linear(x, w)
+    with sparse.dense_weight_gradients():
+        y.backward(np.ones(y.shape))  # the forward ran without the switch: no dense gradient
+    assert layout.dense_grad is None

@@ -1,5 +1,6 @@
 """The whole GPT against an independent PyTorch implementation of the same architecture:
-same weights in, same logits, loss and every parameter gradient out (float64)."""
+same weights in, same logits, loss and every parameter gradient out (float64), on the
+maths layer and on the speed layer."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ torch = pytest.importorskip("torch")
 from torch_gpt import TorchGPT  # noqa: E402  (needs torch)
 
 
+@pytest.mark.parametrize("fast", [False, True], ids=["maths", "fast"])
 @pytest.mark.parametrize(
     "cfg",
     [
@@ -21,8 +23,8 @@ from torch_gpt import TorchGPT  # noqa: E402  (needs torch)
     ],
     ids=["L2-d16", "L3-d24"],
 )
-def test_logits_loss_and_every_gradient_match_pytorch(cfg):
-    ours = GPT(cfg, seed=11).to_dtype(np.float64)
+def test_logits_loss_and_every_gradient_match_pytorch(cfg, fast):
+    ours = GPT(cfg, seed=11, fast=fast).to_dtype(np.float64)
     ref = TorchGPT(cfg, dtype=torch.float64, fused_attention=False)
     ref.load_numpy(ours.state_dict())
     rng = np.random.default_rng(12)
@@ -40,9 +42,10 @@ def test_logits_loss_and_every_gradient_match_pytorch(cfg):
         np.testing.assert_allclose(p.grad, ref.grad(name), rtol=1e-9, atol=1e-13, err_msg=name)
 
 
-def test_fused_torch_attention_agrees_with_manual():
+@pytest.mark.parametrize("fast", [False, True], ids=["maths", "fast"])
+def test_fused_torch_attention_agrees_with_ours(fast):
     cfg = GPTConfig(vocab_size=50, n_ctx=16, n_layer=2, n_embd=16, n_head=4)
-    ours = GPT(cfg, seed=3)
+    ours = GPT(cfg, seed=3, fast=fast)
     a = TorchGPT(cfg, dtype=torch.float64, fused_attention=True)
     a.load_numpy(ours.to_dtype(np.float64).state_dict())
     x = torch.from_numpy(np.random.default_rng(0).integers(0, 50, (2, 16)))

@@ -18,11 +18,11 @@ Every record carries two numbers (MediSwift App. B: FLOP savings are not time sa
   algorithm, what a machine that skips zeros would do. A masked product is 2·nnz·N.
 - **executed** (``executed``, ``total(executed=True)``): the arithmetic the CPU really
   ran. On the default dense path a masked product runs as a full BLAS GEMM, 2·in·out·N,
-  after an elementwise W ⊙ m (in·out multiplies, sparse-equivalent 0). sparse.py
+  after an elementwise W ⊙ m (in·out multiplies, sparse-equivalent 0). sparse/linear.py
   documents both numbers for each path.
 
 Every op of the dense engine executes exactly what it counts, so ``record(n, ...)``
-without ``executed=`` adds ``n`` to both; only the masked layers (sparse.py) pass a
+without ``executed=`` adds ``n`` to both; only the masked layers (sparse/linear.py) pass a
 different executed count.
 
 Counting rules (one FLOP = one scalar add, multiply, divide or transcendental):
@@ -30,7 +30,7 @@ Counting rules (one FLOP = one scalar add, multiply, divide or transcendental):
 - dense matmul ``(m, k) @ (k, n)``: ``2·m·n·k`` (a multiply and an add per term); its
   backward costs ``2·m·n·k`` for each input that needs a gradient.
 - sparse products (CSR with ``nnz`` stored weights times ``n`` dense columns): ``2·nnz·n``
-  sparse-equivalent, whatever path runs them (executed: see sparse.py).
+  sparse-equivalent, whatever path runs them (executed: see sparse/linear.py).
 - elementwise ops: the arithmetic written next to each op's code, per element
   (e.g. ``a * b`` is 1; tanh-GELU is 9). Transcendentals (exp, log, tanh, sqrt) count 1.
 - reductions (sum, mean, the sums inside softmax/LayerNorm): 1 per input element.

@@ -21,7 +21,7 @@ from ..cli import (
 )
 from ..data.synthetic_tasks import EVIDENCE
 from ..errors import UserError, print_json, run_cli
-from ..runtime import keep_freed_memory
+from ..fast.tuning import keep_freed_memory
 from ..tasks import TASKS
 from ..tasks.prompting import LOSS_ON, PROMPT_INITS
 from ..tasks.report import format_report

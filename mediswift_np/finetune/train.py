@@ -47,7 +47,8 @@ def train_stage(model: GPT, prompt: Parameter | None, encoder: Encoder, data: Ta
                 batch_size: int, lr: float, rng: np.random.Generator, progress: bool, desc: str) -> dict[str, Any]:  # fmt: skip
     """Fine-tune every weight (and the prompt) on ``data.train``; keep the best epoch on ``data.val``."""
     named = list(model.named_parameters()) + ([(PROMPT_KEY, prompt)] if prompt is not None else [])
-    opt = AdamW(named, AdamWConfig(lr=lr, weight_decay=cfg.weight_decay, grad_clip=cfg.grad_clip))
+    opt = AdamW(named, AdamWConfig(lr=lr, weight_decay=cfg.weight_decay, grad_clip=cfg.grad_clip), fast=True)
+    model.use_fast()  # the speed layer (mediswift_np/fast), as in pre-training
     steps_per_epoch = math.ceil(len(data.train) / batch_size)
     total_steps = cfg.epochs * steps_per_epoch
     best: dict[str, Any] | None = None

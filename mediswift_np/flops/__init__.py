@@ -8,9 +8,12 @@ matrices (Sec. 3.3), and the parameter counts that go with it:
     params.py       total, non-embedding and active non-embedding parameters; 6ND
     validation.py   the argument checks (0 <= s < 1, 1 <= seq_len <= n_ctx, ...)
     __main__.py     ``python -m mediswift_np.flops --model xl --sparsity 0.75 [--json]``
+    audit.py        counted (sparse-equivalent and executed) vs analytic FLOPs, term by term;
+                    it runs the engine, so import it explicitly: ``from mediswift_np.flops import audit``
 
 This file only re-exports their public names, so ``from mediswift_np import flops;
-flops.training_flops(...)`` reads as one module. Never imports the autograd engine.
+flops.training_flops(...)`` reads as one module (audit.py excepted). Never imports the
+autograd engine.
 """
 
 from .analytic import (

@@ -9,11 +9,11 @@ mean of the s_l differs from the weighted one), and dense.
 Exercise 6 runs real training steps of tiny models under
 :func:`mediswift_np.autograd.count_flops` (dense, s = 0.75, s = 0.5) and checks the
 student's counted and analytic FLOPs of each matrix-product term against
-:func:`mediswift_np.flop_audit.reconcile`. Widths are multiples of 4, so s = 0.5 and
+:func:`mediswift_np.flops.audit.reconcile`. Widths are multiples of 4, so s = 0.5 and
 0.75 keep exactly (1 − s) of every matrix and counted = analytic holds exactly.
 
 Does not handle: the softmax and embedding terms, whose engine counts differ from
-App. F by design (see flop_audit.py); the exercise is about the matrix products.
+App. F by design (see flops/audit.py); the exercise is about the matrix products.
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from .... import flop_audit, flops, sparse
+from .... import flops, sparse
 from ....autograd import FlopCounter, count_flops
 from ....config import PRESETS, GPTConfig
+from ....flops import audit as flop_audit
 from ....model import GPT
 from .analytic import config_inputs, config_label, random_config, random_sparsity
 from ...spec import Case, Exercise, Mistake, Task
@@ -59,8 +60,8 @@ def model_with_masks(cfg: GPTConfig, rng: np.random.Generator, sparsity: float |
         sparse.sparsify(model, sparsity, rng)
         return model
     for name, p in model.named_parameters():
-        parts = next((n for suffix, n in sparse.SPARSIFIED.items() if name.endswith(suffix)), None)
-        if parts is None:
+        parts = len(sparse.sparsified_parts(name))
+        if not parts:
             continue
         rows, cols = p.shape
         masks = [sparse.random_mask((rows, cols // parts), float(rng.uniform(0.1, 0.9)), rng) for _ in range(parts)]

@@ -11,7 +11,7 @@ moves: every ΔT steps, in every sparsified matrix,
    included, as in RigL's Alg. 1):
    - SET (Mocanu et al. 2018): uniformly at random;
    - RigL (Evci et al. 2020): those with the largest dense gradient |∇_θ L|, computed
-     only on update steps (``sparse.dense_weight_gradients``).
+     only on update steps (``linear.dense_weight_gradients``).
 3. grown weights start at exactly 0 and their AdamW moments are reset to 0; dropped
    weights and moments become 0, so "masked ⇒ exactly 0" keeps holding.
 
@@ -46,11 +46,13 @@ from typing import Callable
 
 import numpy as np
 
-from . import sparse
-from .autograd import Tensor
-from .errors import UserError
-from .optim import AdamW
-from .training import train_step
+from ..autograd import Tensor
+from ..errors import UserError
+from ..optim import AdamW
+from ..training import train_step
+from .linear import dense_weight_gradients
+from .masks import sparsified_parts
+from .scipy_path import layout_of
 
 METHODS = ("static", "set", "rigl")
 
@@ -114,10 +116,10 @@ def update_masks(model, optimizer, fraction: float, method: str, rng: np.random.
     for name, p in model.named_parameters():
         if p.mask is None:
             continue
-        layout = sparse.layout_of(p)
+        layout = layout_of(p)
         if method == "rigl" and layout.dense_grad is None:
-            raise RuntimeError(f"RigL update without a dense gradient for {name}: run the step inside sparse.dense_weight_gradients()")
-        parts = next(n for suffix, n in sparse.SPARSIFIED.items() if name.endswith(suffix))
+            raise RuntimeError(f"RigL update without a dense gradient for {name}: run the step inside dense_weight_gradients()")
+        parts = len(sparsified_parts(name))
         width = p.shape[1] // parts  # c_attn: query | key | value, each updated on its own
         new_mask = p.mask.copy()
         m, v = optimizer.m[name], optimizer.v[name]
@@ -150,7 +152,7 @@ def mask_update_step(model, optimizer: AdamW, compute_loss: Callable[[], Tensor]
     (``drop_fraction_at``). Returns the loss; a non-finite loss changes nothing (the caller stops).
     """
     if method == "rigl":
-        with sparse.dense_weight_gradients():  # |∇L| at every position, for the grow criterion
+        with dense_weight_gradients():  # |∇L| at every position, for the grow criterion
             loss, _ = train_step(optimizer, compute_loss, lr, update=False)  # Alg. 1: no θ ← θ − α∇L on this step
     else:
         loss, _ = train_step(optimizer, compute_loss, lr)  # SET: train, then prune and regrow

@@ -1,4 +1,4 @@
-"""Run a NumPy function on blocks of rows, on every core: the engine's one speed mechanism.
+"""Run a NumPy function on blocks of rows, on every core: the speed layer's thread pool.
 
 An elementwise op such as tanh-GELU is a handful of NumPy passes over its array. Two
 things make those passes slow on a CPU, and neither is arithmetic:
@@ -6,8 +6,8 @@ things make those passes slow on a CPU, and neither is arithmetic:
 1. each pass runs on one core (BLAS uses all of them for matrix products; ufuncs don't);
 2. an array larger than the cache makes every pass a round trip to main memory.
 
-``rows(fn, *arrays)`` fixes both without touching the math. It cuts the arrays into blocks
-of whole rows (along axis 0), about 512 KB per array, and calls
+``rows(fn, *arrays)`` fixes both without touching the maths. It cuts the arrays into blocks
+of whole rows (along axis 0), about ``BLOCK_BYTES`` per array, and calls
 ``fn(*blocks, **shared)`` for every block, on ``num_threads()`` threads at once (each
 thread takes the next block until none is left, so a thread slowed down by another
 program just takes fewer). NumPy's ufuncs and reductions release the GIL while they
@@ -26,33 +26,28 @@ Positional arrays are split (they must share their first dimension); keyword arg
 
 ``fn`` may call matrix products (attention runs its per-head products this way). Inside
 ``rows`` OpenBLAS runs on one thread per caller: our threads already keep every core busy,
-and OpenBLAS splitting each small product across cores again would make the threads fight
-(a busy machine makes that much worse). Other BLAS libraries are left alone.
+and OpenBLAS splitting each small product across cores again would make the threads fight.
+Other BLAS libraries are left alone.
 
 Results are bit-identical to ``fn(*arrays)``: every element goes through the same
 ufunc calls in the same order, and a reduction along a row (a softmax's sum, a
 LayerNorm's mean) sees the same whole row; OpenBLAS splits a product by blocks of its
 output, never along the summed axis, so one head's product does not depend on the
 thread count either. ``fn`` must not reduce *across* rows (a sum over axis 0): do that
-outside, on the whole array. tests/test_parallel.py checks bit-identity for every op
-that uses this.
+outside, on the whole array. tests/test_fast_pool.py checks bit-identity for every
+kernel that uses this.
 
-Why blocks of 512 KB, not smaller: a thread needs the GIL between two NumPy calls, and
-handing it over costs microseconds. Measured on a 2-core machine, a 256 KB multiply
-(6 µs) ran no faster on two threads than on one; at 512 KB and up, the handovers stop
-mattering. 512 KB per array still keeps a block's passes in a core's L2 cache or close.
+Blocks are not made smaller than ``BLOCK_BYTES``: a thread needs the GIL between two
+NumPy calls, and below some size the handovers cost more than the second core saves
+(benchmarks/bench_engine.py records the measurement behind the choice).
 
-The other program on the cores: after each matrix product, OpenBLAS's idle workers spin
-for about 2^28 CPU cycles (~0.1 s) before they sleep, taking the cores our threads want.
-Importing mediswift_np sets ``OPENBLAS_THREAD_TIMEOUT=4`` (2^4 cycles: sleep at once)
-unless it is set already. OpenBLAS reads it when it loads, so it applies only when
-mediswift_np is imported before NumPy (as in ``python -m mediswift_np.pretrain``).
-Measured: a tiny training step 159 ms -> 140 ms, small 710 ms -> 632 ms (AVX-512, 2 cores).
+The first call applies the speed layer's process settings (tuning.py: glibc keeps freed
+memory, idle OpenBLAS threads sleep at once).
 
 Threads: ``MEDISWIFT_NUM_THREADS`` if set, else ``os.cpu_count()``; with 1, the blocks run
-one after another in the calling thread.
-Arrays of fewer than ``MIN_PARALLEL_ELEMENTS`` elements run as one call in the calling
-thread: below that, handing work to a thread costs more than it saves.
+one after another in the calling thread. Arrays of fewer than ``MIN_PARALLEL_ELEMENTS``
+elements run as one call in the calling thread: there, handing work to a thread costs
+more than it saves.
 
 Does not handle: splitting along any axis but the first, or functions that return values
 (write into an output argument instead). A ``rows`` call inside ``fn`` runs as one call.
@@ -68,7 +63,8 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .runtime import openblas_function
+from ..runtime import openblas_function
+from .tuning import tune_process
 
 BLOCK_BYTES = 512 * 1024  # per array per block: long NumPy calls, still near a core's L2 cache
 MIN_PARALLEL_ELEMENTS = 1 << 16  # 256 KB of float32: smaller arrays run in one call
@@ -129,6 +125,7 @@ def row_blocks(n_rows: int, row_bytes: int) -> list[tuple[int, int]]:
 
 def rows(fn: Callable[..., None], *arrays: np.ndarray, **shared) -> None:
     """Call ``fn(*blocks, **shared)`` on row blocks of ``arrays``, on all threads (module docstring)."""
+    tune_process()  # the speed layer's process settings, on its first use (tuning.py)
     n = arrays[0].shape[0]
     if any(a.shape[0] != n for a in arrays):
         raise ValueError(f"rows: arrays must share their first dimension, got {[a.shape for a in arrays]}")

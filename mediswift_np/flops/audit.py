@@ -24,11 +24,16 @@ elementwise W ⊙ m). :func:`reconcile` lines the three up, term by term:
   path: 2·in·out·N per product instead of 2·nnz·N, plus in·out multiplies for W ⊙ m
   (App. B's lesson: the FLOPs a CPU saves are not the FLOPs the algorithm saves).
 
-:func:`expected_counts` and :func:`expected_executed_counts` derive every engine count
-in closed form from the counting rules written next to each op, so tests can check that
-the counter does exactly what the documentation says, and students can check their own
-derivations against it. :func:`savings_table` puts the different "FLOP savings" of one
-sparsity side by side (analytic training / forward / six matrices, counted, executed).
+:func:`expected_counts` and :func:`expected_executed_counts` add up, in closed form, what
+every op of one training step records: the shapes each op sees times its per-element
+cost, which is read from the op itself (the ``flops`` attributes in functional/), never
+restated here (the tests check the counter against closed forms worked out by hand).
+:func:`savings_table` puts the different "FLOP savings" of one sparsity side by side
+(analytic training / forward / six matrices, counted, executed).
+
+Run it as ``from mediswift_np.flops import audit``: the package ``flops`` itself never
+imports the autograd engine, and this module, which builds a model to count, is not
+imported by it.
 
 Does not handle: dropout (p > 0 adds mask multiplies) or soft-prompt inputs; both are
 off in pre-training.
@@ -40,10 +45,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import flops, sparse
-from .autograd import count_flops
-from .config import GPTConfig
-from .model import GPT
+from .. import functional as F
+from .. import sparse
+from ..autograd import count_flops
+from ..config import GPTConfig
+from ..model import GPT
+from . import analytic as flops
 
 MATMUL_KINDS = ("matmul", "sparse_matmul")
 PRODUCT_TERMS = ("attention.qkv", "attention.logits", "attention.values", "attention.output", "mlp", "final_logits")
@@ -58,10 +65,11 @@ def expected_counts(cfg: GPTConfig, batch: int, seq_len: int, sparsity: float = 
     """(scope, kind) -> (forward, backward) FLOPs the engine records for one training step.
 
     One step = forward and backward of the mean cross-entropy of a (batch, seq_len) batch,
-    without dropout. Matches the counting rules in autograd/counter.py and the ops.
+    without dropout: the counting rules of autograd/counter.py (1 per element of an add, a
+    bias, a scaling; 2·m·n·k per product) and the per-element costs of functional's ops.
     """
     B, T, C, V, L, nh = batch, seq_len, cfg.n_embd, cfg.vocab_size, cfg.n_layer, cfg.n_head
-    F, N = cfg.d_ff, batch * seq_len
+    Fd, N = cfg.d_ff, batch * seq_len
     sparse = sparsity > 0
     kind = "sparse_matmul" if sparse else "matmul"
 
@@ -70,40 +78,42 @@ def expected_counts(cfg: GPTConfig, batch: int, seq_len: int, sparsity: float = 
         return 2 * nnz * N  # 2·nnz·N (= 2·m·n·k when dense)
 
     scores = B * nh * T * T  # attention scores per layer
+    (ln_f, ln_b), (gelu_f, gelu_b) = F.LayerNorm.flops, F.GELU.flops  # per element, forward and backward
+    (sm_f, sm_b), (ce_f, ce_b) = F.CausalSelfAttention.softmax_flops, F.CrossEntropy.flops  # per score, per logit
     c = {
         ("embeddings", "elementwise"): (N * C, 0),  # token + position embedding
         ("embeddings", "reduction"): (0, N * C - T * C),  # position gradient: sum over the batch
         ("embeddings", "scatter_add"): (0, N * C),  # np.add.at into the token table
-        ("layernorm", "layernorm"): ((2 * L + 1) * 7 * N * C, (2 * L + 1) * 11 * N * C),
+        ("layernorm", "layernorm"): ((2 * L + 1) * ln_f * N * C, (2 * L + 1) * ln_b * N * C),
         ("attention.qkv", kind): (L * product(C, 3 * C, parts=3), 2 * L * product(C, 3 * C, parts=3)),
         ("attention.qkv", "bias"): (L * N * 3 * C, L * N * 3 * C),
         ("attention.scale", "elementwise"): (L * N * C, L * N * C),  # q/√hs, and dq/√hs
         ("attention.logits", "matmul"): (L * 2 * scores * (C // nh), 2 * L * 2 * scores * (C // nh)),
-        ("attention.softmax", "softmax"): (L * 4 * scores, L * (2 * N * C + 2 * scores)),
+        ("attention.softmax", "softmax"): (L * sm_f * scores, L * (2 * N * C + sm_b * scores)),  # + D = g·y backward
         ("attention.values", "matmul"): (L * 2 * scores * (C // nh), 2 * L * 2 * scores * (C // nh)),
         ("attention.output", kind): (L * product(C, C), 2 * L * product(C, C)),
         ("attention.output", "bias"): (L * N * C, L * N * C),
         ("residual", "elementwise"): (2 * L * N * C, 0),
-        ("mlp", kind): (L * (product(C, F) + product(F, C)), 2 * L * (product(C, F) + product(F, C))),
-        ("mlp", "bias"): (L * N * (F + C), L * N * (F + C)),
-        ("mlp", "gelu"): (L * 9 * N * F, L * 12 * N * F),
+        ("mlp", kind): (L * (product(C, Fd) + product(Fd, C)), 2 * L * (product(C, Fd) + product(Fd, C))),
+        ("mlp", "bias"): (L * N * (Fd + C), L * N * (Fd + C)),
+        ("mlp", "gelu"): (L * gelu_f * N * Fd, L * gelu_b * N * Fd),
         ("final_logits", "matmul"): (2 * N * C * V, 2 * 2 * N * C * V),  # tied output layer: x @ wteᵀ
-        ("loss", "cross_entropy"): (5 * N * V, 2 * N * V),
+        ("loss", "cross_entropy"): (ce_f * N * V, ce_b * N * V),
     }
     return c
 
 
 # scope of each masked layer -> (in, out) shapes of its weights, for one block
 def masked_layer_shapes(cfg: GPTConfig) -> dict[str, tuple[tuple[int, int], ...]]:
-    C, F = cfg.n_embd, cfg.d_ff
-    return {"attention.qkv": ((C, 3 * C),), "attention.output": ((C, C),), "mlp": ((C, F), (F, C))}
+    C, Fd = cfg.n_embd, cfg.d_ff
+    return {"attention.qkv": ((C, 3 * C),), "attention.output": ((C, C),), "mlp": ((C, Fd), (Fd, C))}
 
 
 def expected_executed_counts(cfg: GPTConfig, batch: int, seq_len: int, sparsity: float = 0.0,
                              backend: str = "dense") -> dict[tuple[str, str], tuple[int, int]]:  # fmt: skip
     """(scope, kind) -> (forward, backward) FLOPs the CPU executes for one training step.
 
-    Equal to :func:`expected_counts` except for the six masked matrices (sparse.py's
+    Equal to :func:`expected_counts` except for the six masked matrices (sparse/linear.py's
     table): on the ``dense`` path each product is a full GEMM, 2·N·in·out (forward, input
     gradient, weight gradient: 3 per layer), and forming W ⊙ m costs in·out multiplies
     (kind ``"mask"``, forward only); on the ``scipy`` path each product is 2·nnz·N, as counted.
@@ -152,8 +162,9 @@ def reconcile(counter, cfg: GPTConfig, batch: int, seq_len: int, sparsity: float
         counted, executed = (sum(x) for x in zip(*(both(scope=term, kind=k) for k in MATMUL_KINDS)))
         rows.append(Row(term, analytic[term], counted, "matrix products: 3 × forward, 2·nnz·N each when sparse", executed))
     softmax, embeddings = both(scope="attention.softmax"), both(scope="embeddings")
+    sm_f, sm_b = F.CausalSelfAttention.softmax_flops
     rows.append(Row("attention.softmax", analytic["attention.softmax"], softmax[0],
-                    "engine: 4/score forward (incl. max shift), 2/score + D = g·y backward; App. F: 3/score × 3", softmax[1]))  # fmt: skip
+                    f"engine: {sm_f}/score forward (incl. max shift), {sm_b}/score + D = g·y backward; App. F: 3/score × 3", softmax[1]))  # fmt: skip
     rows.append(Row("embeddings", analytic["embeddings"], embeddings[0],
                     "engine: gather + scatter-add + position add; App. F: one-hot matmul, forward + weight gradient", embeddings[1]))  # fmt: skip
     extras = [
