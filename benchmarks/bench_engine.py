@@ -77,24 +77,13 @@ from mediswift_np.fast.tuning import tune_process
 from mediswift_np.flops import training_flops_by_term
 from mediswift_np.model import GPT
 from mediswift_np.optim import AdamW, AdamWConfig
-from mediswift_np.runtime import machine_line
+from mediswift_np.runtime import AVX2_ENV, machine_line
 from mediswift_np.training import train_step
 
 CONFIGS = {  # (config, batch size)
     "tiny": (GPTConfig(vocab_size=2048, n_ctx=128, n_layer=4, n_embd=128, n_head=4), 16),
     "small": (GPTConfig(vocab_size=8192, n_ctx=256, n_layer=6, n_embd=256, n_head=8), 8),
 }
-
-# NumPy 2.4 names its x86 SIMD targets X86_V2/V3/V4 (V4 = AVX-512), plus AVX512_ICL/SPR;
-# `python -c "import numpy; numpy.show_runtime()"` lists them. Older names (AVX512F, ...) are ignored.
-AVX2_ENV = {
-    "OPENBLAS_CORETYPE": "Haswell",  # OpenBLAS: AVX2 GEMM kernels
-    "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",  # NumPy: AVX2 ufunc loops
-    "ATEN_CPU_CAPABILITY": "avx2",  # PyTorch's own kernels
-    "MKL_ENABLE_INSTRUCTIONS": "AVX2",  # PyTorch's GEMMs (MKL)
-    "ONEDNN_MAX_CPU_ISA": "AVX2",  # PyTorch's oneDNN kernels
-}
-
 
 def emulate_avx2_if_asked(asked: bool) -> None:
     """Re-run this script with ``AVX2_ENV`` set (the libraries read it when they load)."""

@@ -116,6 +116,8 @@ def machine_line() -> str:
 
 # An AVX-512 machine made to run like an AVX2 laptop: set these before a process loads the
 # libraries and each uses its AVX2 kernels (clock, caches and memory stay this machine's).
+# NumPy 2.4 names its x86 SIMD targets X86_V2/V3/V4 (V4 = AVX-512) plus AVX512_ICL/SPR
+# (`python -c "import numpy; numpy.show_runtime()"` lists them); older names are ignored.
 # The engine benchmark (``--emulate-avx2``) and the test suite (``pytest --emulate-avx2``,
 # for notebook kernels and command-line subprocesses) use them.
 AVX2_ENV = {
