@@ -85,6 +85,7 @@ CONFIGS = {  # (config, batch size)
     "small": (GPTConfig(vocab_size=8192, n_ctx=256, n_layer=6, n_embd=256, n_head=8), 8),
 }
 
+
 def emulate_avx2_if_asked(asked: bool) -> None:
     """Re-run this script with ``AVX2_ENV`` set (the libraries read it when they load)."""
     if asked and any(os.environ.get(k) != v for k, v in AVX2_ENV.items()):
