@@ -221,8 +221,8 @@ def test_resume_names_a_key_missing_from_state_json(saved_run, tmp_path, key):
     bad = tmp_path / "no-key"
     shutil.copytree(saved_run, bad)
     state = json.loads((bad / "state.json").read_text())
-    del state[key]  # the array file's SHA-256 still matches: only the manifest lost an entry
-    (bad / "state.json").write_text(json.dumps(state))
+    del state[key]  # the array file's SHA-256 still matches: only the manifest lost an entry (and was resealed)
+    (bad / "state.json").write_text(json.dumps({**state, "state_sha256": checkpoint.state_sha256(state)}))
     before = sorted(p.name for p in bad.iterdir())
     proc = run_cli("--resume", str(bad), "--quiet", check=False)
     assert proc.returncode == 2 and proc.stdout == ""
@@ -240,9 +240,9 @@ def test_vocab_mismatch_is_rejected(saved_run, tmp_path, hashed):
     shutil.copytree(saved_run, bad)
     dict_txt = bad / "tokenizer" / "dict.txt"
     dict_txt.write_text(dict_txt.read_text() + "zzzextra 0\n")
-    if not hashed:
+    if not hashed:  # a checkpoint older than the tokenizer and state hashes
         state = json.loads((bad / "state.json").read_text())
-        del state["tokenizer_sha256"]
+        del state["tokenizer_sha256"], state["state_sha256"]
         (bad / "state.json").write_text(json.dumps(state))
     vocab = checkpoint.model_config(checkpoint.load(bad)[1]).vocab_size
     message = (f"{dict_txt}: modified since the checkpoint was saved (SHA-256 does not match state.json)" if hashed
