@@ -18,7 +18,7 @@ USAGE_MISTAKES = {
     "tokenizer": (["train", "--merges", "10"], "--input"),
     "exercises": (["check", "answers.py", "--exercise", "one"], "--exercise"),
     "tasks": (["score", "--task", "mednli"], "--task"),
-    "export": (["--ckpt", "a", "--import-hf", "b", "--out", "c"], "--import-hf"),
+    "interop": (["export", "--ckpt", "a", "--hf", "b", "--out", "c"], "--hf"),
     "accelerator": (["--batch", "1.5"], "--batch"),
 }
 
