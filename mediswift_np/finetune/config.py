@@ -54,6 +54,7 @@ class FinetuneConfig:
     max_test: int = 0
     keep_masks: bool = False  # sparse fine-tuning: the pre-trained masks stay (SPDF's sparse arm; ablation)
     revived_init: str = "zero"  # reactivated weights start at 0 (Sec. 2.2.1) or "random" (their dense initialisation)
+    allow_overlap: bool = False  # accept test questions/PMIDs/sentences that also occur in train or validation (a leak)
     seed: int = 0
 
     @property
