@@ -90,12 +90,16 @@ class PretrainConfig:
         return dataclasses.replace(self, seq_len=self.seq_len or n_ctx)
 
     def memory_bytes(self, vocab_size: int) -> int:
-        """A lower bound of the memory a run needs: four float32 copies of every parameter
-        (weights, gradients, AdamW's m and v) and two of the logits (B, T, V) (values and
-        gradient). Activations, masks and the corpus come on top."""
-        n_params = self.model_config(vocab_size).n_params()
-        seq_len = self.seq_len or get_preset(self.model).n_ctx
-        return 4 * (4 * n_params + 2 * self.batch_size * seq_len * vocab_size)
+        """A lower bound of the memory a training step needs, in bytes (float32): four copies
+        of every parameter (weights, gradients, AdamW's m and v), two of the logits (B, T, V)
+        (values and gradient), and what each block keeps for its backward pass -- the inputs
+        of its four linear layers (C + C + C + 4C per token: a weight gradient needs its
+        input) and the attention probabilities (nh·T per token). Masks, the corpus, the
+        other activations and temporaries come on top."""
+        model = self.model_config(vocab_size)
+        B, T, C = self.batch_size, self.seq_len or model.n_ctx, model.n_embd
+        kept = model.n_layer * B * T * (7 * C + model.n_head * T)
+        return 4 * (4 * model.n_params() + 2 * B * T * vocab_size + kept)
 
 
 def available_memory_bytes() -> int | None:
@@ -115,5 +119,5 @@ def check_memory(cfg: PretrainConfig, vocab_size: int, available: int | None = N
     needed = cfg.memory_bytes(vocab_size)
     if available is not None and needed > available:
         raise UserError(f"the model needs at least {needed / 1e9:,.1f} GB of memory ({cfg.model_config(vocab_size).n_params():,} "
-                        f"parameters x 16 bytes for weights, gradients and AdamW moments, plus the logits), but "
+                        f"parameters x 16 bytes for weights, gradients and AdamW moments, plus logits and activations), but "
                         f"{available / 1e9:,.1f} GB are available; choose a smaller --n-embd, --n-layer or --batch-size")
