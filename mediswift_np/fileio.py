@@ -144,10 +144,9 @@ def check_output_dir(out, *, overwrite: bool = False, resuming=None) -> Path:
     and empty unless ``overwrite`` is set or it is ``resuming``, the run being continued.
 
     Example (an existing file is no directory):
-        >>> import tempfile; f = tempfile.NamedTemporaryFile()
-        >>> check_output_dir(f.name)
+        >>> check_output_dir("/dev/null")
         Traceback (most recent call last):
-        mediswift_np.errors.UserError: ...: exists and is not a directory; choose another output directory
+        mediswift_np.errors.UserError: /dev/null: exists and is not a directory; choose another output directory
     """
     out = Path(out)
     _usable_or_error(out)

@@ -17,6 +17,8 @@
     score --task hoc --predictions PRED.txt --gold test.tsv
         One label line per test sentence (labels joined by ``|``).
         Prints micro-F1 over the 11 classes (BioGPT's hard-match evaluation).
+    Predictions that hold labels outside the task's label set (``Yes``, ``null``, ``failed``)
+    are counted as ``unparseable``, and a warning on stderr names the first.
 
 Does not handle: scoring several prediction files at once.
 """
