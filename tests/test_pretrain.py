@@ -272,3 +272,24 @@ def test_paper_preset_builds_and_takes_a_step():
     opt.step(2e-4)
     assert abs(loss.item() - (math.log(500) + 0.5 * 1024 * 0.02**2)) < 0.3  # ln V + σ²/2, see test_model
     assert all(np.isfinite(p.data).all() for p in model.parameters())
+
+
+def test_overwrite_replaces_another_run_only_when_asked(saved_run, tmp_path, capsys):
+    """Without --overwrite an --out holding a run is refused before any work; with it, the new run replaces it."""
+    import shutil
+
+    from mediswift_np.errors import run_cli as run_main
+    from mediswift_np.pretrain.__main__ import main
+
+    out = tmp_path / "busy"
+    shutil.copytree(saved_run, out)
+    argv = ["--quiet", "--json", "--out", str(out), *cli_args({**SMALL, "steps": 2, "n_layer": 1, "n_embd": 32, "n_head": 2})]
+    with pytest.raises(SystemExit) as exit_:
+        run_main(main, argv)
+    assert exit_.value.code == 2 and "already holds a pretrain checkpoint at step 4" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        run_main(main, argv + ["--overwrite"])
+    assert exit_.value.code == 0 and json.loads(capsys.readouterr().out.splitlines()[-1])["steps"] == 2
+    state = checkpoint.load(out)[1]
+    assert state["step"] == 2 and state["array_file"] == "arrays-000002.npz"
+    assert sorted(p.name for p in out.iterdir()) == ["arrays-000002.npz", "state.json", "tokenizer"]  # the old array file is gone
