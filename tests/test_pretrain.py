@@ -293,3 +293,21 @@ def test_overwrite_replaces_another_run_only_when_asked(saved_run, tmp_path, cap
     state = checkpoint.load(out)[1]
     assert state["step"] == 2 and state["array_file"] == "arrays-000002.npz"
     assert sorted(p.name for p in out.iterdir()) == ["arrays-000002.npz", "state.json", "tokenizer"]  # the old array file is gone
+
+
+def test_the_memory_lower_bound_in_closed_form():
+    """Med (Table 5: L 24, d 1024, 16 heads) with the 4 special tokens as vocabulary, 8 windows of 1024 tokens:
+    training keeps 4 float32 copies of the parameters, 2 of the logits and, per block and token, the inputs of
+    its four linear layers (7d) and the attention probabilities (nh·T); --steps 0 keeps weights and moments only."""
+    from mediswift_np.errors import UserError
+    from mediswift_np.pretrain import check_memory
+
+    L, d, nh, V, B, T = 24, 1024, 16, 4, 8, 1024
+    n = L * (12 * d * d + 13 * d) + 2 * d + V * d + T * d  # blocks and final LayerNorm (Table 5: 302.3M), wte, wpe
+    train_cfg = PretrainConfig(model="med", lr=2e-4).validate()
+    assert train_cfg.memory_bytes(V) == 4 * (4 * n + 2 * B * T * V + L * B * T * (7 * d + nh * T))
+    init_only = PretrainConfig(model="med", lr=2e-4, steps=0).validate()
+    assert init_only.memory_bytes(V) == 4 * (3 * n + B * T * V)
+    check_memory(init_only, V, available=8 * 10**9)  # 3.6 GB: fits
+    with pytest.raises(UserError, match=r"^the model needs at least 23\.4 GB of memory \(303,364,096 parameters"):
+        check_memory(train_cfg, V, available=8 * 10**9)

@@ -94,10 +94,13 @@ class PretrainConfig:
         of every parameter (weights, gradients, AdamW's m and v), two of the logits (B, T, V)
         (values and gradient), and what each block keeps for its backward pass -- the inputs
         of its four linear layers (C + C + C + 4C per token: a weight gradient needs its
-        input) and the attention probabilities (nh·T per token). Masks, the corpus, the
-        other activations and temporaries come on top."""
+        input) and the attention probabilities (nh·T per token). With ``steps`` 0 nothing is
+        trained: the weights, the (zero) moments saved with them and one batch of logits.
+        Masks, the corpus, the other activations and temporaries come on top."""
         model = self.model_config(vocab_size)
         B, T, C = self.batch_size, self.seq_len or model.n_ctx, model.n_embd
+        if self.steps == 0:
+            return 4 * (3 * model.n_params() + B * T * vocab_size)
         kept = model.n_layer * B * T * (7 * C + model.n_head * T)
         return 4 * (4 * model.n_params() + 2 * B * T * vocab_size + kept)
 

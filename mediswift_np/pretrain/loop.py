@@ -39,11 +39,12 @@ from ..data import iterate_val_batches, sample_batch
 from ..errors import UserError
 from ..model import GPT
 from ..optim import lr_schedule
+from ..tokenizer.files import SPECIAL_TOKENS
 from ..training import TrainingDiverged, train_step
 from .config import PretrainConfig, check_memory
 from .start import Run, start_run
 
-MIN_VOCAB = 4  # the special tokens: every vocabulary has at least these (a lower bound for check_memory)
+MIN_VOCAB = len(SPECIAL_TOKENS)  # every vocabulary has at least these: a lower bound for check_memory
 
 
 def evaluate(model: GPT, stream: np.ndarray, cfg: PretrainConfig) -> float:
@@ -64,19 +65,23 @@ def evaluate(model: GPT, stream: np.ndarray, cfg: PretrainConfig) -> float:
     return total / n
 
 
-def check_finite(what: str, value: float, step: int, last_good: tuple[Path, int] | None) -> None:
-    """Stop a diverged run, naming the last finite checkpoint it saved (or resumed from)."""
+def diverged(what: str, step: int, last_good: tuple[Path, int] | None) -> TrainingDiverged:
+    """The error that stops a diverged run, naming the last finite checkpoint it saved (or resumed from)."""
+    kept = f"last good checkpoint (step {last_good[1]}) kept in {last_good[0]}" if last_good else "no checkpoint was saved"
+    return TrainingDiverged(f"{what} at step {step}; {kept} (try a lower --lr)")
+
+
+def check_finite(name: str, value: float, step: int, last_good: tuple[Path, int] | None) -> None:
     if not math.isfinite(value):
-        kept = f"last good checkpoint (step {last_good[1]}) kept in {last_good[0]}" if last_good else "no checkpoint was saved"
-        raise TrainingDiverged(f"{what} at step {step}; {kept} (try a lower --lr)")
+        raise diverged(f"{name} became {value}", step, last_good)
 
 
 def save(run: Run, cfg: PretrainConfig, out: Path, step: int, last_good: tuple[Path, int] | None) -> tuple[Path, int]:
     """Write the checkpoint of ``step`` (never a non-finite one); it becomes the last good one."""
     arrays = checkpoint.model_arrays(run.model, run.optimizer)
     bad = checkpoint.first_nonfinite(arrays)
-    if bad is not None:
-        check_finite(f"{bad} became NaN or infinite", math.nan, step, last_good)
+    if bad is not None:  # never save a diverged model (checkpoint.save refuses it too)
+        raise diverged(f"{bad} became NaN or infinite", step, last_good)
     run.state.update(
         step=step, kind="pretrain", pretrain=dataclasses.asdict(cfg), model=run.model.config.to_dict(),
         data_rng=run.data_rng.bit_generator.state, dropout_rng=run.model.dropout_rng.bit_generator.state,
@@ -132,7 +137,7 @@ def loop(cfg: PretrainConfig, run: Run, out: Path, progress: bool, stop_after: i
                 state["mask_updates"] += 1
             else:
                 loss, _ = train_step(optimizer, lambda: model(x, y)[1], lr)
-        check_finite(f"loss became {loss}", loss, step, last_good)
+        check_finite("loss", loss, step, last_good)
         # 4. log: the loss and the FLOPs of this step
         state["train_losses"].append(loss)
         state["flops_sparse_equivalent"] += counted.total()
@@ -142,7 +147,7 @@ def loop(cfg: PretrainConfig, run: Run, out: Path, progress: bool, stop_after: i
         # 5. evaluate on the held-out stream every eval_every steps (and at the end, below)
         if cfg.eval_every and done % cfg.eval_every == 0 and done < cfg.steps:
             val = evaluate(model, run.val_ids, cfg)
-            check_finite(f"validation loss became {val}", val, done, last_good)
+            check_finite("validation loss", val, done, last_good)
             state["val_losses"].append([done, val])
         # 6. save every save_every steps, and where the session stops
         stopping = done == stop_after
@@ -154,7 +159,7 @@ def loop(cfg: PretrainConfig, run: Run, out: Path, progress: bool, stop_after: i
     bar.close()
 
     final = evaluate(model, run.val_ids, cfg)
-    check_finite(f"validation loss became {final}", final, cfg.steps, last_good)
+    check_finite("validation loss", final, cfg.steps, last_good)
     if not state["val_losses"] or state["val_losses"][-1][0] != cfg.steps:
         state["val_losses"].append([cfg.steps, final])
     state["summary"] = summarize(cfg, run, final, out)

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 from typing import Iterator, Sequence
 
 from ..cli import ArgumentParser, add_output_flags, add_overwrite_flag
