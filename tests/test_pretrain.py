@@ -274,6 +274,7 @@ def test_paper_preset_builds_and_takes_a_step():
     assert all(np.isfinite(p.data).all() for p in model.parameters())
 
 
+@pytest.mark.slow
 def test_overwrite_replaces_another_run_only_when_asked(saved_run, tmp_path, capsys):
     """Without --overwrite an --out holding a run is refused before any work; with it, the new run replaces it."""
     import shutil
