@@ -12,22 +12,28 @@ A checkpoint is a directory::
 Writing order makes a crash at any moment harmless: the new array file (a new name,
 written atomically), then the tokenizer, then ``state.json`` (atomically replaced), and
 only then the previous array file is deleted. Until ``state.json`` is replaced it still
-names the previous, complete array file. Loading checks the manifest's hashes, so a
-truncated or swapped array file, or an edited tokenizer file, is reported, never silently
-used; arrays load with ``allow_pickle=False``, so a checkpoint can never run code.
-``save`` refuses arrays holding NaN or ±inf: a diverged run never overwrites a good
-checkpoint with a useless one.
+names the previous, complete array file. A save that fails (disk full, read-only file
+system) removes what it wrote -- the new array file, or the whole folder if the save
+created it -- and says in one line whether the checkpoint already there is intact (it
+re-verifies it). Loading checks the manifest's hashes, so a truncated or swapped array
+file, an edited tokenizer file or an edited ``state.json`` (``state_sha256`` is the
+SHA-256 of the manifest's other entries) is reported, never silently used; arrays load
+with ``allow_pickle=False``, so a checkpoint can never run code. ``save`` refuses arrays
+holding NaN or ±inf, so a diverged run never overwrites a good checkpoint with a useless
+one, and ``load`` refuses them too: a checkpoint that holds them was not written here.
 
 Does not handle: sharded checkpoints, or loading a checkpoint of another format version.
-Checkpoints written before tokenizer hashes were recorded (no ``tokenizer_sha256`` in
-``state.json``) still load; their tokenizer files are then only checked against the
-model's vocabulary size.
+Checkpoints written before tokenizer and state hashes were recorded (no
+``tokenizer_sha256`` / ``state_sha256`` in ``state.json``) still load; their tokenizer
+files are then only checked against the model's vocabulary size, and their state only
+by the checks of its reader (pretrain/resume.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -36,7 +42,7 @@ import numpy as np
 
 from .config import GPTConfig
 from .errors import UserError
-from .fileio import atomic_savez, atomic_write_json
+from .fileio import atomic_savez, atomic_write_json, first_missing
 from .model import GPT
 from .tokenizer import Tokenizer
 from .tokenizer.files import BPECODES, DICT_TXT
@@ -89,32 +95,74 @@ def first_nonfinite(arrays: dict[str, np.ndarray]) -> str | None:
     return None
 
 
+def state_sha256(manifest: dict[str, Any]) -> str:
+    """The SHA-256 of a manifest's entries other than ``state_sha256``, as canonical JSON
+    (sorted keys, no spaces): what ``save`` stores and ``load`` checks."""
+    rest = {k: v for k, v in manifest.items() if k != "state_sha256"}
+    return hashlib.sha256(json.dumps(rest, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()
+
+
 def save(directory, arrays: dict[str, np.ndarray], state: dict[str, Any], tokenizer: Tokenizer | None = None) -> Path:
     """Write a checkpoint atomically (see the module docstring for the order).
 
-    Refuses, before writing anything, arrays that hold NaN or ±inf.
+    Refuses, before writing anything, arrays that hold NaN or ±inf. A write that fails
+    (disk full, read-only) removes what this call wrote and raises a one-line
+    ``CheckpointError`` saying whether the checkpoint already in ``directory`` is intact.
     """
     bad = first_nonfinite(arrays)
     if bad is not None:
         raise CheckpointError(f"refusing to save a checkpoint to {directory}: {bad} holds NaN or infinite values")
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    created = first_missing(directory)  # the folder this save creates, if any
     previous = _read_manifest(directory / STATE_FILE) if (directory / STATE_FILE).is_file() else None
     stem = f"arrays-{int(state.get('step', 0)):06d}"
     array_file = f"{stem}.npz"
     if previous is not None and previous.get("array_file") == array_file:
         array_file = f"{stem}b.npz"  # never overwrite the file in use
-    atomic_savez(directory / array_file, arrays)
-    manifest = {"format_version": FORMAT_VERSION, **state, "array_file": array_file, "array_sha256": _sha256(directory / array_file)}
-    if tokenizer is not None:
-        tokenizer.save(directory / TOKENIZER_DIR)
-        manifest["tokenizer_sha256"] = {name: _sha256(directory / TOKENIZER_DIR / name) for name in TOKENIZER_FILES}
-    elif previous is not None and "tokenizer_sha256" in previous:  # the tokenizer files already there stay as they are
-        manifest["tokenizer_sha256"] = previous["tokenizer_sha256"]
-    atomic_write_json(directory / STATE_FILE, manifest)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        atomic_savez(directory / array_file, arrays)
+        manifest = {"format_version": FORMAT_VERSION, **state, "array_file": array_file, "array_sha256": _sha256(directory / array_file)}
+        manifest.pop("state_sha256", None)  # of the state this one continues; recomputed below
+        if tokenizer is not None:
+            tokenizer.save(directory / TOKENIZER_DIR)
+            manifest["tokenizer_sha256"] = {name: _sha256(directory / TOKENIZER_DIR / name) for name in TOKENIZER_FILES}
+        elif previous is not None and "tokenizer_sha256" in previous:  # the tokenizer files already there stay as they are
+            manifest["tokenizer_sha256"] = previous["tokenizer_sha256"]
+        manifest["state_sha256"] = state_sha256(manifest)
+        atomic_write_json(directory / STATE_FILE, manifest)
+    except BaseException as e:
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        elif _read_manifest_or_none(directory).get("array_file") != array_file:
+            (directory / array_file).unlink(missing_ok=True)  # the new array file is no checkpoint's
+        if isinstance(e, OSError):
+            raise CheckpointError(f"cannot save the checkpoint to {directory}: {e.strerror or e}; {_what_is_left(directory, created)}") from None
+        raise
     if previous is not None and previous.get("array_file") not in (None, array_file):
         (directory / previous["array_file"]).unlink(missing_ok=True)
     return directory
+
+
+def _read_manifest_or_none(directory: Path) -> dict:
+    try:
+        return _read_manifest(directory / STATE_FILE)
+    except (OSError, CheckpointError):
+        return {}
+
+
+def _what_is_left(directory: Path, created: Path | None) -> str:
+    """After a failed save: the words saying what ``directory`` holds now (re-verified)."""
+    if created is not None:
+        return f"nothing was saved ({created} was removed)"
+    if not (directory / STATE_FILE).is_file():
+        return "nothing was saved"
+    try:
+        _, state = load(directory)
+        load_tokenizer(directory)
+    except (OSError, CheckpointError) as e:
+        return f"the checkpoint already there is damaged ({e})"
+    return f"the previous checkpoint there (step {state.get('step')}) is intact"
 
 
 def _read_manifest(path: Path) -> dict:
@@ -138,6 +186,8 @@ def load(directory) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     state = _read_manifest(manifest)
     if state.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"{manifest}: format version {state.get('format_version')!r}, this code reads {FORMAT_VERSION}")
+    if "state_sha256" in state and state["state_sha256"] != state_sha256(state):
+        raise CheckpointError(f"{manifest}: modified since the checkpoint was saved (its state_sha256 does not match its content)")
     array_path = directory / str(state.get("array_file", ""))
     if not array_path.is_file():
         raise CheckpointError(f"checkpoint {directory} is incomplete: {array_path.name} is missing")
@@ -148,6 +198,9 @@ def load(directory) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
             arrays = {k: npz[k] for k in npz.files}
     except (zipfile.BadZipFile, ValueError, OSError) as e:
         raise CheckpointError(f"{array_path}: cannot be read ({e})") from None
+    bad = first_nonfinite(arrays)
+    if bad is not None:  # save never writes them: this file was made elsewhere, or resealed by hand
+        raise CheckpointError(f"{array_path}: {bad} holds NaN or infinite values, which no checkpoint saved here holds")
     return arrays, state
 
 

@@ -2,6 +2,7 @@
 
     parser = ArgumentParser(prog="python -m mediswift_np.pretrain", description=...)
     add_output_flags(parser, quiet=True)            # --json, --quiet
+    add_overwrite_flag(parser)                      # --overwrite
     add_config_flags(parser, PretrainConfig)        # one --option per dataclass field
     args = parser.parse_args(argv)
     cfg = PretrainConfig(**given_config_values(args, PretrainConfig))
@@ -43,6 +44,12 @@ def add_output_flags(parser: argparse.ArgumentParser, quiet: bool = False) -> No
     parser.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
     if quiet:
         parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def add_overwrite_flag(parser: argparse.ArgumentParser) -> None:
+    """``--overwrite``: let ``--out`` replace what it holds (see ``fileio.check_output_dir``);
+    without it, an output directory that holds anything is refused before any work."""
+    parser.add_argument("--overwrite", action="store_true", help="replace what --out holds (default: refuse an --out that is not empty)")
 
 
 def parse_bool(text: str) -> bool:

@@ -1,4 +1,4 @@
-"""One optimizer step, shared by pre-training (pretrain.py) and fine-tuning (finetune/train.py).
+"""One optimizer step, its options and its failure, shared by pre-training (pretrain/) and fine-tuning (finetune/).
 
 Everything around the step differs between the two -- where batches come from, the
 mask updates of SET/RigL, FLOP counting, evaluation, early stopping, checkpoints -- but
@@ -15,7 +15,11 @@ A step whose loss is NaN or infinite is not applied: ``train_step`` returns the 
 without clipping or updating, and the caller stops the run with its own message (which
 names the last good checkpoint, or the fine-tuning stage). ``update=False`` stops after
 the backward pass: RigL's mask-update steps, where the mask update replaces the
-optimizer step (Evci et al. 2020, Alg. 1; dst.py).
+optimizer step (Evci et al. 2020, Alg. 1; sparse/dst.py).
+
+``check_optimizer_options`` is the one check of the options both command lines expose
+(peak learning rate, weight decay, clipping threshold), and ``TrainingDiverged`` the one
+error both raise when a loss or a weight becomes NaN or infinite.
 
 Does not handle: gradient accumulation over micro-batches, mixed precision, several
 optimizers.
@@ -24,12 +28,37 @@ optimizers.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
 from .autograd import Tensor
+from .errors import UserError
 from .optim import AdamW
+
+
+class TrainingDiverged(UserError):
+    """The loss or the weights became NaN or infinite (too high a learning rate, usually)."""
+
+
+def check_optimizer_options(lrs: Sequence[float], weight_decay: float, grad_clip: float, lr_options: str = "--lr") -> None:
+    """One-line errors for options AdamW cannot use: every peak learning rate positive and
+    finite, weight decay >= 0 and finite, the global-norm clipping threshold > 0 (inf = no
+    clipping; a negative one would flip every gradient, 0 would train nothing).
+
+    Example:
+        >>> check_optimizer_options([2e-4], weight_decay=0.1, grad_clip=float("inf"))
+        >>> check_optimizer_options([0.0], weight_decay=0.1, grad_clip=1.0)
+        Traceback (most recent call last):
+        mediswift_np.errors.UserError: learning rates (--lr) must be positive and finite, got 0.0
+    """
+    for lr in lrs:
+        if not (lr > 0 and math.isfinite(lr)):
+            raise UserError(f"learning rates ({lr_options}) must be positive and finite, got {lr}")
+    if not (weight_decay >= 0 and math.isfinite(weight_decay)):
+        raise UserError(f"--weight-decay must be >= 0 and finite, got {weight_decay}")
+    if not grad_clip > 0:
+        raise UserError(f"--grad-clip must be > 0 (the global gradient-norm threshold; inf = no clipping), got {grad_clip}")
 
 
 def train_step(optimizer: AdamW, compute_loss: Callable[[], Tensor], lr: float, update: bool = True) -> tuple[float, float]:

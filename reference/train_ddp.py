@@ -1,8 +1,8 @@
 """MediSwift's sparse pre-training on PyTorch DDP: the bridge from mediswift_np to GPUs.
 
-    python -m mediswift_np.export --ckpt CKPT --out run/ --train-tokens train.npy
+    python -m mediswift_np.interop export --ckpt CKPT --out run/ --train-tokens train.npy
     torchrun --nproc_per_node N reference/train_ddp.py --export run/ --tokens train.npy --out run2/
-    python -m mediswift_np.export --import-hf run2/ --out CKPT2
+    python -m mediswift_np.interop import --hf run2/ --out CKPT2
     python -m mediswift_np.pretrain --resume CKPT2            # back in NumPy (after a --stop-after K run)
 
 It reads an export with a training state (weights, static masks, AdamW moments, step,
@@ -26,7 +26,10 @@ GPUs), and writes the same format back. Each step is mediswift_np.pretrain's ste
 
 The schedule and the batch sampler are mediswift_np's own functions (pure NumPy), so they
 are ours by construction; PyTorch does the model, the gradients, AdamW and the all-reduce.
-Without torchrun (plain ``python``) it runs as one process without DDP.
+Without torchrun (plain ``python``) it runs as one process without DDP. Everything is
+checked before training: the export's hashes, the token stream against the export's
+tokenizer (the hash beside it, interop/token_stream.py), and ``--out``, which must be new,
+empty or the export being continued, unless ``--overwrite``.
 
 Does not handle: dynamic sparse training (set/rigl), dropout (pre-training uses none),
 validation losses, gradient accumulation, mixed precision, sharded optimizers (FSDP,
@@ -49,17 +52,19 @@ from torch.nn.parallel import DistributedDataParallel
 from mediswift_np.cli import ArgumentParser
 from mediswift_np.data import sample_batch
 from mediswift_np.errors import UserError, print_json, run_cli
+from mediswift_np.fileio import check_output_dir
 from mediswift_np.interop import export_model, load_hf
-from mediswift_np.interop.hf import check_out_dir
+from mediswift_np.interop.token_stream import load_token_stream
 from mediswift_np.interop.training_state import TrainingState, derived_fields
 from mediswift_np.optim import lr_schedule
 
 
 def build_parser() -> ArgumentParser:
     p = ArgumentParser(prog="reference/train_ddp.py", description=__doc__.split("\n\n")[0])
-    p.add_argument("--export", required=True, type=Path, help="export directory with a training state (python -m mediswift_np.export --ckpt)")
-    p.add_argument("--tokens", required=True, type=Path, help="the training token stream, .npy (export --train-tokens)")
-    p.add_argument("--out", required=True, type=Path, help="where to write the continued run (new, or a previous export)")
+    p.add_argument("--export", required=True, type=Path, help="export directory with a training state (python -m mediswift_np.interop export --ckpt)")
+    p.add_argument("--tokens", required=True, type=Path, help="the training token stream, .npy (interop export --train-tokens)")
+    p.add_argument("--out", required=True, type=Path, help="where to write the continued run (new or empty, or the --export directory)")
+    p.add_argument("--overwrite", action="store_true", help="replace the export that --out holds")
     p.add_argument("--steps", type=int, help="total steps of the schedule (default: the run's plan; may be changed only at step 0)")
     p.add_argument("--batch-size", type=int, help="global batch, split over the processes (default: the run's; may be changed only at step 0)")
     p.add_argument("--stop-after", type=int, metavar="K", help="save and stop when the run reaches step K")
@@ -88,14 +93,12 @@ def read_run(args) -> tuple:
         raise UserError(f"nothing to do: the run is at step {step}, asked to stop at {stop} of {pre['steps']}")
     if pre["batch_size"] < 1:
         raise UserError(f"--batch-size must be >= 1, got {pre['batch_size']}")
-    try:
-        tokens = np.load(args.tokens, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise UserError(f"{args.tokens}: not a .npy token stream ({e})") from None
-    vocab = imp.model.config.vocab_size
-    if not isinstance(tokens, np.ndarray) or tokens.ndim != 1 or tokens.dtype.kind not in "iu" or len(tokens) <= pre["seq_len"] or tokens.min() < 0 or tokens.max() >= vocab:
-        raise UserError(f"{args.tokens}: expected a 1-D stream of more than {pre['seq_len']} token ids in 0..{vocab - 1}")
-    check_out_dir(args.out)  # refuse a bad --out before training, not after
+    if imp.tokenizer is None:
+        raise UserError(f"{args.export}: no vocab.json, so the token stream cannot be checked against the export's tokenizer")
+    tokens = load_token_stream(args.tokens, imp.tokenizer)  # made by this tokenizer, unchanged since
+    if len(tokens) <= pre["seq_len"]:
+        raise UserError(f"{args.tokens}: {len(tokens)} tokens, but a window needs more than {pre['seq_len']}")
+    check_output_dir(args.out, overwrite=args.overwrite, resuming=args.export)  # refuse a bad --out before training, not after
     return imp, dict(state, pretrain=pre), stop, tokens
 
 

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import os
 
 import numpy as np
 import pytest
@@ -219,15 +220,91 @@ def test_a_changed_tokenizer_file_is_refused_and_named(tmp_path, tokenizer, name
 
 
 def test_a_checkpoint_without_tokenizer_hashes_still_loads(tmp_path, tokenizer):
-    """Checkpoints written before the manifest covered the tokenizer: only the vocabulary size is checked."""
+    """Checkpoints written before the manifest covered the tokenizer and itself: only the vocabulary size is checked."""
     cfg = MICRO.with_(vocab_size=tokenizer.vocab_size)
     model = GPT(cfg, seed=3)
     checkpoint.save(tmp_path, checkpoint.model_arrays(model), {**state_of(1), "model": cfg.to_dict()}, tokenizer)
     state = json.loads((tmp_path / checkpoint.STATE_FILE).read_text())
-    del state["tokenizer_sha256"]
+    del state["tokenizer_sha256"], state["state_sha256"]
     (tmp_path / checkpoint.STATE_FILE).write_text(json.dumps(state))
     loaded, tok, _ = checkpoint.load_model(tmp_path)
     assert tok.vocab_size == tokenizer.vocab_size == 48
     np.testing.assert_array_equal(loaded.logits(IDS), model.logits(IDS))
     (tmp_path / "tokenizer" / "bpecodes").write_text("")  # not covered: accepted, as before
     assert checkpoint.load_tokenizer(tmp_path).vocab_size == 48
+
+
+def test_the_manifest_covers_itself(tmp_path, tokenizer):
+    """state_sha256 is the SHA-256 of the other entries as canonical JSON; an edited entry is refused."""
+    model, opt = trained_sparse_model()
+    checkpoint.save(tmp_path, checkpoint.model_arrays(model, opt), state_of(5), tokenizer)
+    state = json.loads((tmp_path / checkpoint.STATE_FILE).read_text())
+    rest = {k: v for k, v in state.items() if k != "state_sha256"}
+    canonical = json.dumps(rest, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    assert state["state_sha256"] == hashlib.sha256(canonical).hexdigest()
+    (tmp_path / checkpoint.STATE_FILE).write_text(json.dumps({**state, "step": 6}))
+    with pytest.raises(checkpoint.CheckpointError) as err:
+        checkpoint.load(tmp_path)
+    assert str(err.value) == f"{tmp_path / 'state.json'}: modified since the checkpoint was saved (its state_sha256 does not match its content)"
+
+
+def reseal(directory, arrays):
+    """Replace a checkpoint's arrays and update its hashes, as a careless tool might."""
+    state = json.loads((directory / checkpoint.STATE_FILE).read_text())
+    fileio.atomic_savez(directory / state["array_file"], arrays)
+    state["array_sha256"] = hashlib.sha256((directory / state["array_file"]).read_bytes()).hexdigest()
+    state["state_sha256"] = checkpoint.state_sha256(state)
+    (directory / checkpoint.STATE_FILE).write_text(json.dumps(state))
+
+
+def test_a_checkpoint_holding_nan_is_refused_even_with_matching_hashes(tmp_path, tokenizer):
+    model, opt = trained_sparse_model()
+    arrays = checkpoint.model_arrays(model, opt)
+    checkpoint.save(tmp_path, arrays, state_of(5), tokenizer)
+    reseal(tmp_path, {**arrays, "adam/v/transformer.wpe.weight": np.full((16, 16), np.nan, np.float32)})
+    with pytest.raises(checkpoint.CheckpointError) as err:
+        checkpoint.load(tmp_path)
+    assert str(err.value) == (f"{tmp_path / 'arrays-000005.npz'}: adam/v/transformer.wpe.weight holds NaN or infinite values, "
+                              "which no checkpoint saved here holds")
+
+
+def disk_full_after(monkeypatch, n_ok):
+    """Every atomic write after the first ``n_ok`` goes to /dev/full: the kernel's own ENOSPC."""
+    real = fileio.tempfile.mkstemp
+    calls = []
+
+    def mkstemp(*args, **kwargs):
+        fd, path = real(*args, **kwargs)
+        calls.append(path)
+        if len(calls) > n_ok:
+            full = os.open("/dev/full", os.O_WRONLY)
+            os.dup2(full, fd)  # the temporary file exists, but writes to its descriptor fail
+            os.close(full)
+        return fd, path
+
+    monkeypatch.setattr(fileio.tempfile, "mkstemp", mkstemp)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("n_ok", [0, 1, 3])  # the array file, a tokenizer file, state.json
+def test_a_save_that_fills_the_disk_removes_what_it_wrote(tmp_path, tokenizer, monkeypatch, n_ok):
+    model, opt = trained_sparse_model()
+    arrays = checkpoint.model_arrays(model, opt)
+    disk_full_after(monkeypatch, n_ok)
+    with pytest.raises(checkpoint.CheckpointError) as err:
+        checkpoint.save(tmp_path / "new" / "run", arrays, state_of(2), tokenizer)
+    assert str(err.value) == f"cannot save the checkpoint to {tmp_path / 'new' / 'run'}: No space left on device; nothing was saved ({tmp_path / 'new'} was removed)"
+    assert list(tmp_path.iterdir()) == []  # the folders the save created are gone
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("n_ok", [0, 1, 3])
+def test_a_failed_save_over_a_checkpoint_keeps_it_and_says_so(tmp_path, tokenizer, monkeypatch, n_ok):
+    model, opt = trained_sparse_model()
+    checkpoint.save(tmp_path, checkpoint.model_arrays(model, opt), state_of(2), tokenizer)
+    before = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    disk_full_after(monkeypatch, n_ok)
+    with pytest.raises(checkpoint.CheckpointError) as err:
+        checkpoint.save(tmp_path, checkpoint.model_arrays(model, opt), state_of(3), tokenizer)
+    assert str(err.value) == f"cannot save the checkpoint to {tmp_path}: No space left on device; the previous checkpoint there (step 2) is intact"
+    assert {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before

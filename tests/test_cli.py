@@ -19,7 +19,7 @@ from mediswift_np.errors import UserError
 from mediswift_np.finetune import FinetuneConfig
 from mediswift_np.finetune.__main__ import build_parser as finetune_parser
 from mediswift_np.pretrain import PretrainConfig
-from mediswift_np.pretrain import build_parser as pretrain_parser
+from mediswift_np.pretrain.__main__ import build_parser as pretrain_parser
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,7 +18,7 @@ USAGE_MISTAKES = {
     "tokenizer": (["train", "--merges", "10"], "--input"),
     "exercises": (["check", "answers.py", "--exercise", "one"], "--exercise"),
     "tasks": (["score", "--task", "mednli"], "--task"),
-    "export": (["--ckpt", "a", "--import-hf", "b", "--out", "c"], "--import-hf"),
+    "interop": (["export", "--ckpt", "a", "--hf", "b", "--out", "c"], "--hf"),
     "accelerator": (["--batch", "1.5"], "--batch"),
 }
 
@@ -55,6 +55,9 @@ def test_usage_mistake_from_a_real_process():
     (UserError("sparsity must be in [0, 1), got 1.5"), "error: sparsity must be in [0, 1), got 1.5"),
     (FileNotFoundError(2, "No such file", "corpus.txt"), "error: no such file: corpus.txt"),
     (IsADirectoryError(21, "Is a directory", "runs"), "error: expected a file, got a directory: runs"),
+    (OSError(28, "No space left on device", "runs/x.npz"), "error: runs/x.npz: No space left on device"),
+    (OSError(30, "Read-only file system"), "error: Read-only file system"),
+    (MemoryError("Unable to allocate 3.2 TiB"), "error: out of memory (Unable to allocate 3.2 TiB); choose a smaller model or batch"),
 ])
 def test_run_cli_turns_user_errors_into_status_2(exc, first_words, capsys):
     def main(argv):

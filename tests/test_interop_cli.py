@@ -1,5 +1,5 @@
-"""``python -m mediswift_np.export``: export and import through the command line, the JSON
-contract, and one-line errors with exit status 2 for bad or mismatched files."""
+"""``python -m mediswift_np.interop export|import``: the command line, the JSON contract,
+one-line errors with exit status 2 for bad or mismatched files, and outputs never overwritten."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from mediswift_np.tokenizer import Tokenizer
 
 
 def run(*args, check=True):
-    proc = subprocess.run([sys.executable, "-m", "mediswift_np.export", *map(str, args)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-m", "mediswift_np.interop", *map(str, args)], capture_output=True, text=True, timeout=120)
     if check and proc.returncode != 0:
         raise AssertionError(proc.stderr)
     return proc
@@ -44,12 +44,14 @@ def ckpt(tmp_path_factory):
 
 
 def test_help():
-    proc = run("--help")
-    assert "--ckpt" in proc.stdout and "--import-hf" in proc.stdout and "--format" in proc.stdout
+    assert "export" in run("--help").stdout and "import" in run("--help").stdout
+    proc = run("export", "--help")
+    assert "--ckpt" in proc.stdout and "--train-tokens" in proc.stdout and "--overwrite" in proc.stdout
+    assert "--hf" in run("import", "--help").stdout
 
 
 def test_export_then_import_round_trip(ckpt, tmp_path):
-    summary = last_json(run("--ckpt", ckpt, "--out", tmp_path / "hf", "--json", "--quiet"))
+    summary = last_json(run("export", "--ckpt", ckpt, "--out", tmp_path / "hf", "--json", "--quiet"))
     assert summary["direction"] == "export" and summary["format"] == "hf" and summary["kind"] == "pretrain"
     assert {"config.json", "model.safetensors", "sparsity_masks.safetensors", "vocab.json", "merges.txt"} <= set(summary["files"])
     arrays, _ = checkpoint.load(ckpt)
@@ -58,7 +60,7 @@ def test_export_then_import_round_trip(ckpt, tmp_path):
     assert summary["pruned_weights"] == sum(int((~m).sum()) for m in masks.values())
     assert summary["vocab_size"] == summary["hf_vocab_size"] == arrays["transformer.wte.weight"].shape[0]
 
-    back = last_json(run("--import-hf", tmp_path / "hf", "--out", tmp_path / "ckpt2", "--json"))
+    back = last_json(run("import", "--hf", tmp_path / "hf", "--out", tmp_path / "ckpt2", "--json"))
     assert back["direction"] == "import" and back["masked_tensors"] == 4 and back["pruned_weights"] == summary["pruned_weights"]
     arrays2, state2 = checkpoint.load(tmp_path / "ckpt2")
     assert (state2["kind"], back["kind"], back["step"]) == ("pretrain", "pretrain", 3)  # with its training state
@@ -68,7 +70,7 @@ def test_export_then_import_round_trip(ckpt, tmp_path):
     model, tok, _ = checkpoint.load_model(tmp_path / "ckpt2")
     assert tok.id_to_token == checkpoint.load_tokenizer(ckpt).id_to_token
 
-    run("--ckpt", tmp_path / "ckpt2", "--out", tmp_path / "hf2", "--quiet")  # export(import(export(x))) == export(x)
+    run("export", "--ckpt", tmp_path / "ckpt2", "--out", tmp_path / "hf2", "--quiet")  # export(import(export(x))) == export(x)
     for name in ("model.safetensors", "sparsity_masks.safetensors", "optimizer.safetensors", "vocab.json", "merges.txt", "config.json"):
         assert (tmp_path / "hf2" / name).read_bytes() == (tmp_path / "hf" / name).read_bytes(), name
 
@@ -78,28 +80,33 @@ def test_soft_prompt_through_the_cli(ckpt, tmp_path):
     dense = {k: v for k, v in arrays.items() if "/" not in k}
     dense["prompt/embeddings"] = np.random.default_rng(0).standard_normal((9, 32)).astype(np.float32)  # n = 9 (PubMedQA)
     checkpoint.save(tmp_path / "ft", dense, {"step": 1, "kind": "finetune", "model": state["model"]}, checkpoint.load_tokenizer(ckpt))
-    summary = last_json(run("--ckpt", tmp_path / "ft", "--out", tmp_path / "hf", "--json", "--quiet"))
+    summary = last_json(run("export", "--ckpt", tmp_path / "ft", "--out", tmp_path / "hf", "--json", "--quiet"))
     assert summary["prompt_tokens"] == 9 and summary["hf_vocab_size"] == summary["vocab_size"] + 9
-    run("--import-hf", tmp_path / "hf", "--out", tmp_path / "back")
+    run("import", "--hf", tmp_path / "hf", "--out", tmp_path / "back")
     back, _ = checkpoint.load(tmp_path / "back")
     assert back["prompt/embeddings"].tobytes() == dense["prompt/embeddings"].tobytes()
 
 
 def test_bad_and_mismatched_files_exit_2(ckpt, tmp_path):
-    assert_one_line_error(run("--ckpt", tmp_path / "missing", "--out", tmp_path / "o", check=False), "no checkpoint in")
-    run("--ckpt", ckpt, "--out", tmp_path / "hf", "--quiet")
+    assert_one_line_error(run("export", "--ckpt", tmp_path / "missing", "--out", tmp_path / "o", check=False), "no checkpoint in")
+    run("export", "--ckpt", ckpt, "--out", tmp_path / "hf", "--quiet")
 
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "keep.txt").write_text("x", encoding="utf-8")
-    assert_one_line_error(run("--ckpt", ckpt, "--out", tmp_path / "busy", check=False), "not a previous export")
+    assert_one_line_error(run("export", "--ckpt", ckpt, "--out", tmp_path / "busy", check=False),
+                          f"{tmp_path / 'busy'} already holds keep.txt; pass --overwrite to replace it, or choose another --out")
+    assert_one_line_error(run("export", "--ckpt", ckpt, "--out", tmp_path / "busy", "--overwrite", check=False), "not a previous export")
+    assert_one_line_error(run("export", "--ckpt", ckpt, "--out", tmp_path / "hf", check=False),
+                          f"{tmp_path / 'hf'} already holds a Hugging Face export (config.json, dict.txt, merges.txt and 6 more)")
+    run("export", "--ckpt", ckpt, "--out", tmp_path / "hf", "--overwrite", "--quiet")  # a previous export, replaced on request
 
-    run("--import-hf", tmp_path / "hf", "--out", tmp_path / "c1")
-    assert_one_line_error(run("--import-hf", tmp_path / "hf", "--out", tmp_path / "c1", check=False), "already holds a checkpoint")
+    run("import", "--hf", tmp_path / "hf", "--out", tmp_path / "c1")
+    assert_one_line_error(run("import", "--hf", tmp_path / "hf", "--out", tmp_path / "c1", check=False), "already holds a pretrain checkpoint at step 3")
 
     bad = tmp_path / "truncated"
     shutil.copytree(tmp_path / "hf", bad)
     (bad / "model.safetensors").write_bytes((bad / "model.safetensors").read_bytes()[:1000])
-    assert_one_line_error(run("--import-hf", bad, "--out", tmp_path / "c2", check=False), "not a valid safetensors file")
+    assert_one_line_error(run("import", "--hf", bad, "--out", tmp_path / "c2", check=False), "not a valid safetensors file")
     assert not (tmp_path / "c2" / "state.json").exists()  # nothing half-written
 
     other = tmp_path / "other-vocab"
@@ -108,24 +115,24 @@ def test_bad_and_mismatched_files_exit_2(ckpt, tmp_path):
     from mediswift_np.interop import write_hf_tokenizer
 
     write_hf_tokenizer(Tokenizer.load(tmp_path / "tok"), other)
-    assert_one_line_error(run("--import-hf", other, "--out", tmp_path / "c3", check=False), "vocab.json")
+    assert_one_line_error(run("import", "--hf", other, "--out", tmp_path / "c3", check=False), "vocab.json")
 
     shutil.copytree(tmp_path / "hf", tmp_path / "no-tok")
     (tmp_path / "no-tok" / "vocab.json").unlink()
-    assert_one_line_error(run("--import-hf", tmp_path / "no-tok", "--out", tmp_path / "c4", check=False), "needs its tokenizer")
+    assert_one_line_error(run("import", "--hf", tmp_path / "no-tok", "--out", tmp_path / "c4", check=False), "needs its tokenizer")
 
     assert load_safetensors(tmp_path / "hf" / "model.safetensors")  # the good export was never touched
-    proc = run("--ckpt", ckpt, "--import-hf", tmp_path / "hf", "--out", tmp_path / "c5", check=False)
-    assert proc.returncode == 2 and "not allowed with argument" in proc.stderr
+    proc = run("export", "--ckpt", ckpt, "--hf", tmp_path / "hf", "--out", tmp_path / "c5", check=False)
+    assert proc.returncode == 2 and "unrecognized arguments: --hf" in proc.stderr
 
 
 def test_fine_tuning_can_start_from_an_imported_checkpoint(ckpt, tmp_path):
     from mediswift_np.finetune import FinetuneConfig, finetune
 
-    run("--ckpt", ckpt, "--out", tmp_path / "hf", "--quiet")
+    run("export", "--ckpt", ckpt, "--out", tmp_path / "hf", "--quiet")
     for name in ("optimizer.safetensors", "training_state.json"):  # weights only, as from save_pretrained: kind "imported"
         (tmp_path / "hf" / name).unlink()
-    run("--import-hf", tmp_path / "hf", "--out", tmp_path / "imported", "--quiet")
+    run("import", "--hf", tmp_path / "hf", "--out", tmp_path / "imported", "--quiet")
     assert checkpoint.load(tmp_path / "imported")[1]["kind"] == "imported"
     cfg = FinetuneConfig(init=str(tmp_path / "imported"), seeds=1, epochs=1, n_train=8, n_val=4, n_test=4, batch_size=4)
     summary = finetune(cfg, None, progress=False)

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from mediswift_np import checkpoint
-from mediswift_np.interop import export_hf, import_hf_checkpoint, load_safetensors, save_safetensors
+from mediswift_np.interop import export_hf, import_hf_checkpoint, load_hf, load_safetensors, save_safetensors
+from mediswift_np.interop.token_stream import load_token_stream, tokenizer_sha256
 from mediswift_np.interop.training_state import MANIFEST_KEYS
 from mediswift_np.pretrain import PretrainConfig, train
 
@@ -34,7 +35,7 @@ def run(tmp_path_factory):
 
 
 def cli(*args):
-    return subprocess.run([sys.executable, "-m", "mediswift_np.export", *map(str, args)], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "mediswift_np.interop", *map(str, args)], capture_output=True, text=True, timeout=120)
 
 
 def test_export_holds_the_moments_the_state_and_the_schedule_position(run):
@@ -85,7 +86,7 @@ def test_round_trip_is_bit_identical_and_resumes_like_the_original(run, tmp_path
 
 def test_an_export_without_a_training_state_stays_as_before(run, tmp_path):
     root, _ = run
-    cli("--import-hf", root / "hf", "--out", tmp_path / "c")
+    cli("import", "--hf", root / "hf", "--out", tmp_path / "c")
     arrays, state = checkpoint.load(tmp_path / "c")
     dense = {k: v for k, v in arrays.items() if not k.startswith("adam/")}  # weights and masks, no optimizer
     checkpoint.save(tmp_path / "w", dense, {"step": 0, "kind": "imported", "model": state["model"]}, checkpoint.load_tokenizer(tmp_path / "c"))
@@ -98,13 +99,17 @@ def test_an_export_without_a_training_state_stays_as_before(run, tmp_path):
 
 def test_train_tokens_file(run, tmp_path):
     root, _ = run
-    proc = cli("--ckpt", root / "ckpt", "--out", tmp_path / "hf", "--train-tokens", tmp_path / "train.npy", "--json", "--quiet")
+    proc = cli("export", "--ckpt", root / "ckpt", "--out", tmp_path / "hf", "--train-tokens", tmp_path / "train.npy", "--json", "--quiet")
     assert proc.returncode == 0, proc.stderr
     tokens = np.load(tmp_path / "train.npy", allow_pickle=False)
     assert tokens.dtype == np.int32 and tokens.ndim == 1 and json.loads(proc.stdout.splitlines()[-1])["train_tokens"] == len(tokens)
     assert tokens[-1] == 2  # the split ends just after a </s> (data/pipeline.py)
     vocab = checkpoint.load_model(root / "ckpt")[0].config.vocab_size
     assert 0 <= tokens.min() and tokens.max() < vocab
+    side = json.loads((tmp_path / "train.npy.json").read_text())  # the stream's tokenizer: the same hash from both sides
+    assert side["tokens"] == len(tokens) and side["sha256"] == hashlib.sha256((tmp_path / "train.npy").read_bytes()).hexdigest()
+    assert side["tokenizer_sha256"] == tokenizer_sha256(checkpoint.load_tokenizer(root / "ckpt")) == tokenizer_sha256(load_hf(tmp_path / "hf").tokenizer)
+    assert np.array_equal(load_token_stream(tmp_path / "train.npy", load_hf(tmp_path / "hf").tokenizer), tokens)
 
 
 def assert_refused(proc, message, out):
@@ -131,27 +136,27 @@ def test_missing_corrupt_or_mismatched_training_state_exits_2(run, tmp_path):
     root, _ = run
     d = broken_copy(run, tmp_path, "no-opt")
     (d / "optimizer.safetensors").unlink()
-    assert_refused(cli("--import-hf", d, "--out", tmp_path / "o1"), "training_state.json without optimizer.safetensors", tmp_path / "o1")
+    assert_refused(cli("import", "--hf", d, "--out", tmp_path / "o1"), "training_state.json without optimizer.safetensors", tmp_path / "o1")
 
     d = broken_copy(run, tmp_path, "no-side")
     (d / "training_state.json").unlink()
-    assert_refused(cli("--import-hf", d, "--out", tmp_path / "o2"), "optimizer.safetensors without training_state.json", tmp_path / "o2")
+    assert_refused(cli("import", "--hf", d, "--out", tmp_path / "o2"), "optimizer.safetensors without training_state.json", tmp_path / "o2")
 
     d = broken_copy(run, tmp_path, "truncated")
     (d / "optimizer.safetensors").write_bytes((d / "optimizer.safetensors").read_bytes()[:5000])
-    assert_refused(cli("--import-hf", d, "--out", tmp_path / "o3"), "optimizer.safetensors: truncated or modified", tmp_path / "o3")
+    assert_refused(cli("import", "--hf", d, "--out", tmp_path / "o3"), "optimizer.safetensors: truncated or modified", tmp_path / "o3")
     rehash(d)  # the hash fixed, the file still cut short
-    assert_refused(cli("--import-hf", d, "--out", tmp_path / "o4"), "not a valid safetensors file", tmp_path / "o4")
+    assert_refused(cli("import", "--hf", d, "--out", tmp_path / "o4"), "not a valid safetensors file", tmp_path / "o4")
 
     d = broken_copy(run, tmp_path, "bad-json")
     (d / "training_state.json").write_text('{"format": ', encoding="utf-8")
-    assert_refused(cli("--import-hf", d, "--out", tmp_path / "o5"), "not valid JSON", tmp_path / "o5")
+    assert_refused(cli("import", "--hf", d, "--out", tmp_path / "o5"), "not valid JSON", tmp_path / "o5")
 
     d = broken_copy(run, tmp_path, "new-weights")  # weights changed after the export, old moments beside them
     weights, meta = load_safetensors(d / "model.safetensors")
     weights["transformer.ln_f.bias"] = weights["transformer.ln_f.bias"] + 1.0
     save_safetensors(d / "model.safetensors", weights, meta)
-    assert_refused(cli("--import-hf", d, "--out", tmp_path / "o6"), "model.safetensors: truncated or modified", tmp_path / "o6")
+    assert_refused(cli("import", "--hf", d, "--out", tmp_path / "o6"), "model.safetensors: truncated or modified", tmp_path / "o6")
 
     d = broken_copy(run, tmp_path, "revived-moment")  # a nonzero moment at a pruned weight
     moments, meta = load_safetensors(d / "optimizer.safetensors")
@@ -160,20 +165,20 @@ def test_missing_corrupt_or_mismatched_training_state_exits_2(run, tmp_path):
     moments[f"v/{name}"] = np.where(masks[name], moments[f"v/{name}"], np.float32(1e-6))
     save_safetensors(d / "optimizer.safetensors", moments, meta)
     rehash(d)
-    assert_refused(cli("--import-hf", d, "--out", tmp_path / "o7"), f"v/{name} is not 0 at pruned weights", tmp_path / "o7")
+    assert_refused(cli("import", "--hf", d, "--out", tmp_path / "o7"), f"v/{name} is not 0 at pruned weights", tmp_path / "o7")
 
     d = broken_copy(run, tmp_path, "missing-moment")
     moments, meta = load_safetensors(d / "optimizer.safetensors")
     del moments["m/transformer.wpe.weight"]
     save_safetensors(d / "optimizer.safetensors", moments, meta)
     rehash(d)
-    assert_refused(cli("--import-hf", d, "--out", tmp_path / "o8"), "missing m/transformer.wpe.weight", tmp_path / "o8")
+    assert_refused(cli("import", "--hf", d, "--out", tmp_path / "o8"), "missing m/transformer.wpe.weight", tmp_path / "o8")
 
     d = broken_copy(run, tmp_path, "edited-schedule")
     side = json.loads((d / "training_state.json").read_text(encoding="utf-8"))
     side["schedule"]["total_steps"] = 60
     (d / "training_state.json").write_text(json.dumps(side), encoding="utf-8")
-    assert_refused(cli("--import-hf", d, "--out", tmp_path / "o9"), "does not follow from 'state'", tmp_path / "o9")
+    assert_refused(cli("import", "--hf", d, "--out", tmp_path / "o9"), "does not follow from 'state'", tmp_path / "o9")
 
-    proc = cli("--ckpt", root / "ckpt", "--out", tmp_path / "o10", "--train-tokens", tmp_path / "t.txt")
+    proc = cli("export", "--ckpt", root / "ckpt", "--out", tmp_path / "o10", "--train-tokens", tmp_path / "t.txt")
     assert_refused(proc, "ending in .npy", tmp_path / "o10")

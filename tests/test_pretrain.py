@@ -222,8 +222,8 @@ def test_resume_names_a_key_missing_from_state_json(saved_run, tmp_path, key):
     bad = tmp_path / "no-key"
     shutil.copytree(saved_run, bad)
     state = json.loads((bad / "state.json").read_text())
-    del state[key]  # the array file's SHA-256 still matches: only the manifest lost an entry
-    (bad / "state.json").write_text(json.dumps(state))
+    del state[key]  # the array file's SHA-256 still matches: only the manifest lost an entry (and was resealed)
+    (bad / "state.json").write_text(json.dumps({**state, "state_sha256": checkpoint.state_sha256(state)}))
     before = sorted(p.name for p in bad.iterdir())
     proc = run_cli("--resume", str(bad), "--quiet", check=False)
     assert proc.returncode == 2 and proc.stdout == ""
@@ -241,9 +241,9 @@ def test_vocab_mismatch_is_rejected(saved_run, tmp_path, hashed):
     shutil.copytree(saved_run, bad)
     dict_txt = bad / "tokenizer" / "dict.txt"
     dict_txt.write_text(dict_txt.read_text() + "zzzextra 0\n")
-    if not hashed:
+    if not hashed:  # a checkpoint older than the tokenizer and state hashes
         state = json.loads((bad / "state.json").read_text())
-        del state["tokenizer_sha256"]
+        del state["tokenizer_sha256"], state["state_sha256"]
         (bad / "state.json").write_text(json.dumps(state))
     vocab = checkpoint.model_config(checkpoint.load(bad)[1]).vocab_size
     message = (f"{dict_txt}: modified since the checkpoint was saved (SHA-256 does not match state.json)" if hashed
@@ -273,3 +273,43 @@ def test_paper_preset_builds_and_takes_a_step():
     opt.step(2e-4)
     assert abs(loss.item() - (math.log(500) + 0.5 * 1024 * 0.02**2)) < 0.3  # ln V + σ²/2, see test_model
     assert all(np.isfinite(p.data).all() for p in model.parameters())
+
+
+@pytest.mark.slow
+def test_overwrite_replaces_another_run_only_when_asked(saved_run, tmp_path, capsys):
+    """Without --overwrite an --out holding a run is refused before any work; with it, the new run replaces it."""
+    import shutil
+
+    from mediswift_np.errors import run_cli as run_main
+    from mediswift_np.pretrain.__main__ import main
+
+    out = tmp_path / "busy"
+    shutil.copytree(saved_run, out)
+    argv = ["--quiet", "--json", "--out", str(out), *cli_args({**SMALL, "steps": 2, "n_layer": 1, "n_embd": 32, "n_head": 2})]
+    with pytest.raises(SystemExit) as exit_:
+        run_main(main, argv)
+    assert exit_.value.code == 2 and "already holds a pretrain checkpoint at step 4" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        run_main(main, argv + ["--overwrite"])
+    assert exit_.value.code == 0 and json.loads(capsys.readouterr().out.splitlines()[-1])["steps"] == 2
+    state = checkpoint.load(out)[1]
+    assert state["step"] == 2 and state["array_file"] == "arrays-000002.npz"
+    assert sorted(p.name for p in out.iterdir()) == ["arrays-000002.npz", "state.json", "tokenizer"]  # the old array file is gone
+
+
+def test_the_memory_lower_bound_in_closed_form():
+    """Med (Table 5: L 24, d 1024, 16 heads) with the 4 special tokens as vocabulary, 8 windows of 1024 tokens:
+    training keeps 4 float32 copies of the parameters, 2 of the logits and, per block and token, the inputs of
+    its four linear layers (7d) and the attention probabilities (nh·T); --steps 0 keeps weights and moments only."""
+    from mediswift_np.errors import UserError
+    from mediswift_np.pretrain import check_memory
+
+    L, d, nh, V, B, T = 24, 1024, 16, 4, 8, 1024
+    n = L * (12 * d * d + 13 * d) + 2 * d + V * d + T * d  # blocks and final LayerNorm (Table 5: 302.3M), wte, wpe
+    train_cfg = PretrainConfig(model="med", lr=2e-4).validate()
+    assert train_cfg.memory_bytes(V) == 4 * (4 * n + 2 * B * T * V + L * B * T * (7 * d + nh * T))
+    init_only = PretrainConfig(model="med", lr=2e-4, steps=0).validate()
+    assert init_only.memory_bytes(V) == 4 * (3 * n + B * T * V)
+    check_memory(init_only, V, available=8 * 10**9)  # 3.6 GB: fits
+    with pytest.raises(UserError, match=r"^the model needs at least 23\.4 GB of memory \(303,364,096 parameters"):
+        check_memory(train_cfg, V, available=8 * 10**9)

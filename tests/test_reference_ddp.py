@@ -34,7 +34,9 @@ safetensors_numpy = pytest.importorskip("safetensors.numpy")
 from conftest import REPO_ROOT  # noqa: E402
 from mediswift_np import checkpoint  # noqa: E402
 from mediswift_np.errors import run_cli  # noqa: E402
-from mediswift_np.pretrain import PretrainConfig, train  # noqa: E402
+from mediswift_np.interop.token_stream import save_token_stream  # noqa: E402
+from mediswift_np.pretrain import PretrainConfig, load_texts, train  # noqa: E402
+from mediswift_np.tokenizer import Tokenizer  # noqa: E402
 
 N_STEPS = 30  # the plan; the torch run covers steps 0..19 (test 1) and 10..19 (test 2)
 CFG = PretrainConfig(sparsity=0.75, steps=N_STEPS, batch_size=8, seq_len=32, n_docs=200, merges=300, n_layer=2, n_embd=64, n_head=4, eval_every=0)
@@ -84,7 +86,7 @@ def numpy_runs(tmp_path_factory):
     train(CFG, root / "at10", progress=False, stop_after=10)
     train(PretrainConfig(**{**CFG.__dict__, "steps": 0}), root / "at0", progress=False)  # the initialised model, no step
     for start in ("at0", "at10"):
-        run(["-m", "mediswift_np.export", "--ckpt", root / start, "--out", root / f"hf-{start}", "--train-tokens", root / "train.npy", "--quiet"], root)
+        run(["-m", "mediswift_np.interop", "export", "--ckpt", root / start, "--out", root / f"hf-{start}", "--train-tokens", root / "train.npy", "--quiet"], root)
     return root
 
 
@@ -119,7 +121,7 @@ def test_torchrun_two_processes_match_numpy_step_for_step(numpy_runs):
 def test_numpy_checkpoint_continues_in_pytorch_and_comes_back(numpy_runs, tmp_path):
     root = numpy_runs
     torchrun(tmp_path, "--export", root / "hf-at10", "--tokens", root / "train.npy", "--out", tmp_path / "torch", "--stop-after", 20)
-    run(["-m", "mediswift_np.export", "--import-hf", tmp_path / "torch", "--out", tmp_path / "back", "--quiet"], tmp_path)
+    run(["-m", "mediswift_np.interop", "import", "--hf", tmp_path / "torch", "--out", tmp_path / "back", "--quiet"], tmp_path)
     arrays, state = checkpoint.load(tmp_path / "back")
     start = checkpoint.load(root / "at10")[0]
     assert (state["kind"], state["step"], int(arrays["adam/t"])) == ("pretrain", 20, 20)  # the step advanced
@@ -172,23 +174,27 @@ def test_trainer_refuses_bad_input(numpy_runs, tmp_path, capsys):
         assert exit_status.value.code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
         assert not (tmp_path / "out").exists()  # nothing written
 
-    run(["-m", "mediswift_np.export", "--import-hf", root / "hf-at10", "--out", tmp_path / "c", "--quiet"], tmp_path)
+    run(["-m", "mediswift_np.interop", "import", "--hf", root / "hf-at10", "--out", tmp_path / "c", "--quiet"], tmp_path)
     arrays, state = checkpoint.load(tmp_path / "c")
     weights_only = {k: v for k, v in arrays.items() if not k.startswith("adam/")}
     checkpoint.save(tmp_path / "w", weights_only, {"step": 0, "kind": "imported", "model": state["model"]}, checkpoint.load_tokenizer(tmp_path / "c"))
-    run(["-m", "mediswift_np.export", "--ckpt", tmp_path / "w", "--out", tmp_path / "hf-w", "--quiet"], tmp_path)
+    run(["-m", "mediswift_np.interop", "export", "--ckpt", tmp_path / "w", "--out", tmp_path / "hf-w", "--quiet"], tmp_path)
     tokens = ("--tokens", root / "train.npy", "--out", tmp_path / "out")
     refused("no training state", "--export", tmp_path / "hf-w", *tokens)
     refused("the schedule depends on it", "--export", root / "hf-at10", *tokens, "--steps", 40)
     refused("planned with 8", "--export", root / "hf-at10", *tokens, "--batch-size", 16)
     refused("nothing to do", "--export", root / "hf-at10", *tokens, "--stop-after", 10)
-    (tmp_path / "bad.npy").write_bytes(b"\x93NUMPY garbage")
-    refused("not a .npy token stream", "--export", root / "hf-at10", "--tokens", tmp_path / "bad.npy", "--out", tmp_path / "out")
-    np.save(tmp_path / "big.npy", np.full(100, 10**6, dtype=np.int32))
+    tokenizer = checkpoint.load_tokenizer(tmp_path / "c")
+    np.save(tmp_path / "bare.npy", np.load(root / "train.npy"))  # the right ids, but no record of their tokenizer
+    refused("no bare.npy.json beside it", "--export", root / "hf-at10", "--tokens", tmp_path / "bare.npy", "--out", tmp_path / "out")
+    save_token_stream(tmp_path / "big.npy", np.full(100, 10**6, dtype=np.int32), tokenizer)
     refused("token ids in 0..", "--export", root / "hf-at10", "--tokens", tmp_path / "big.npy", "--out", tmp_path / "out")
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "notes.txt").write_text("x", encoding="utf-8")
-    refused("not a previous export", "--export", root / "hf-at10", "--tokens", root / "train.npy", "--out", tmp_path / "busy")
+    refused("busy already holds notes.txt; pass --overwrite", "--export", root / "hf-at10", "--tokens", root / "train.npy", "--out", tmp_path / "busy")
+    other = Tokenizer.train(load_texts(dataclasses.replace(CFG, merges=100)), 100, progress=False)  # pretrain --merges 100
+    save_token_stream(tmp_path / "other.npy", np.load(root / "train.npy") % other.vocab_size, other)
+    refused("made with another tokenizer than the export's", "--export", root / "hf-at10", "--tokens", tmp_path / "other.npy", "--out", tmp_path / "out")
 
     proc = run([TRAINER, "--export", root / "hf-at10", "--out", tmp_path / "out"], tmp_path, check=False)  # the real command line
     assert proc.returncode == 2 and proc.stderr.strip().splitlines() == ["error: the following arguments are required: --tokens (see reference/train_ddp.py --help)"]

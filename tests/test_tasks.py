@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from mediswift_np.data import synthetic_pubmedqa, write_synthetic_hoc, write_synthetic_pubmedqa
+from mediswift_np.data.synthetic_tasks import synthetic_hoc_splits, synthetic_pubmedqa_splits
 from mediswift_np.errors import UserError
-from mediswift_np.tasks import HOC, HOC_CLASSES, PUBMEDQA, Example, TaskDataError, base, hoc, pubmedqa, report, stages
+from mediswift_np.tasks import HOC, HOC_CLASSES, PUBMEDQA, Example, TaskData, TaskDataError, base, hoc, pubmedqa, report, stages
 from mediswift_np.tasks.metrics import FAILED
 
 
@@ -213,8 +214,9 @@ def test_stage_errors(tmp_path):
 
 
 def test_hoc_folder_with_identical_valid_and_test(tmp_path):
-    for name in ("train", "test"):
-        write_synthetic_hoc(tmp_path / f"{name}.tsv", 40, seed=len(name))
+    train, _, test = synthetic_hoc_splits((40, 1, 40), seed=0)  # no sentence in both
+    for name, pairs in (("train", train), ("test", test)):
+        (tmp_path / f"{name}.tsv").write_text("".join(f"{text}\t{'|'.join(labels)}\n" for text, labels in pairs), encoding="utf-8")
     (tmp_path / "valid.tsv").write_bytes((tmp_path / "test.tsv").read_bytes())
     (st,) = stages.load_stages("hoc", [str(tmp_path)])
     assert "sentence-level" in st.description and "valid.tsv is identical to test.tsv" in st.description
@@ -290,6 +292,47 @@ def test_score_cli(tmp_path):
     assert bad.returncode == 2 and bad.stderr.startswith("error: ") and len(bad.stderr.strip().splitlines()) == 1
 
 
+def test_labels_outside_the_label_set_are_unparseable(tmp_path):
+    """'Yes' and null count as wrong, as evaluation.py scores them, and are reported as unparseable."""
+    skm = pytest.importorskip("sklearn.metrics")
+    gold = {"1": "yes", "2": "no", "3": "maybe", "4": "yes"}
+    preds = {"1": "Yes", "2": "no", "3": None, "4": FAILED}
+    s = pubmedqa.score_predictions(gold, preds)
+    assert s["unparseable"] == 3 and s["first_unparseable"] == 'PMID 1: "Yes"' and s["accuracy"] == 0.25
+    truth, p = list(gold.values()), [str(preds[k]) for k in gold]
+    assert s["macro_f1_file"] == pytest.approx(skm.f1_score(truth, p, average="macro", zero_division=0.0))
+    gold_tsv = tmp_path / "test.tsv"
+    gold_tsv.write_text("a .\tempty\nb .\tinducing angiogenesis\nc .\tempty\n", encoding="utf-8")
+    (tmp_path / "pred.txt").write_text("empty\ninducing angiogenesis|Bogus\nYes\n", encoding="utf-8")
+    h = hoc.score_prediction_file(tmp_path / "pred.txt", gold_tsv)  # "Bogus" is ignored, as hard_match_evaluation does
+    assert h["unparseable"] == 2 and h["first_unparseable"] == "line 2: 'inducing angiogenesis|Bogus'"
+    assert h["micro_f1"] == pytest.approx(2 * 2 / (2 * 2 + 0 + 1))
+
+
+def test_a_test_question_in_train_or_dev_is_a_leak(tmp_path):
+    train, dev, test = (pubmedqa.examples_from_records(p) for p in synthetic_pubmedqa_splits((20, 5, 8), 0, "context"))
+    clean = [TaskData(train, dev, test, "synthetic")]
+    assert stages.first_leak("pubmedqa", clean) is None
+    same_pmid = Example(test[3].key, train[0].source, train[0].label)
+    assert stages.first_leak("pubmedqa", [TaskData(train + [same_pmid], dev, test, "")]) == f"test PMID {test[3].key} is also in the training data"
+    copied = Example("99999999", test[5].source.replace("question: ", "question:  ").upper().lower(), "no")
+    assert stages.first_leak("pubmedqa", [TaskData(train, dev + [copied], test, "")]) == (
+        f"the test question of {test[5].key} ({pubmedqa.question_of(test[5].source)[:60]!r}) is also in the validation data (99999999)")
+    earlier = TaskData([copied], [], [], "PQA-A")
+    assert "is also in the training data of stage 1 (99999999)" in stages.first_leak("pubmedqa", [earlier, clean[0]])
+
+
+def test_a_test_sentence_in_train_is_a_leak_of_hoc(tmp_path):
+    train, val, test = synthetic_hoc_splits((30, 5, 10), seed=0)
+    train = train + [test[4]]
+    for name, pairs in (("train", train), ("valid", val), ("test", test)):
+        (tmp_path / f"{name}.tsv").write_text("".join(f"{t}\t{'|'.join(labels)}\n" for t, labels in pairs), encoding="utf-8")
+    with pytest.raises(TaskDataError, match=r"^the test sentence of test.tsv:5 \(.*\) is also in the training data \(train.tsv:31\): a test leak"):
+        stages.load_stages("hoc", [str(tmp_path)])
+    (st,) = stages.load_stages("hoc", [str(tmp_path)], allow_overlap=True)
+    assert len(st.train) == 31
+
+
 def test_errors_are_user_errors():
     assert issubclass(TaskDataError, UserError)
 
@@ -304,7 +347,12 @@ def test_real_pqal_split(shared_data):
 
 
 def test_real_hoc_files(shared_data):
-    (st,) = stages.load_stages("hoc", [str(shared_data / "hoc")])
+    """BioGPT's sentence-level files share one sentence between train.tsv and test.tsv: refused as a leak unless allowed."""
+    with pytest.raises(TaskDataError) as err:
+        stages.load_stages("hoc", [str(shared_data / "hoc")])
+    assert str(err.value) == ("the test sentence of test.tsv:7279 ('Conclusion .') is also in the training data (train.tsv:3025): "
+                              "a test leak; remove it, or pass --allow-overlap true to fine-tune anyway")
+    (st,) = stages.load_stages("hoc", [str(shared_data / "hoc")], allow_overlap=True)
     assert len(st.train) + len(st.val) == 9972 and len(st.test) == 4947
     assert "sentence-level" in st.description
 

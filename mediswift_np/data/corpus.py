@@ -34,6 +34,7 @@ import gzip
 import json
 import os
 import re
+import stat
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import IO, Iterator
@@ -53,10 +54,24 @@ def _squash(text: str) -> str:
     return _WHITESPACE.sub(" ", text).strip()
 
 
+def check_regular_file(path: str | os.PathLike) -> None:
+    """A corpus is a regular file: not missing, not a directory, not a device (/dev/zero
+    would never end) nor a pipe (a run hashes its corpus and reads it again on resume)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise CorpusError(f"{path}: no such file") from None
+    except OSError as e:
+        raise CorpusError(f"{path}: cannot be read ({e.strerror})") from None
+    if stat.S_ISDIR(mode):
+        raise CorpusError(f"{path}: is a directory, not a corpus file (name each file; the option can be repeated)")
+    if not stat.S_ISREG(mode):
+        raise CorpusError(f"{path}: not a regular file (a device, pipe or socket); a corpus must be a file on disk")
+
+
 def _open_binary(path: Path) -> IO[bytes]:
-    """Open ``path`` for reading bytes (gunzipping if it ends in ``.gz``); missing file -> CorpusError."""
-    if not path.is_file():
-        raise CorpusError(f"{path}: no such file")
+    """Open ``path`` for reading bytes (gunzipping if it ends in ``.gz``); anything but a regular file -> CorpusError."""
+    check_regular_file(path)
     return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
 
 

@@ -4,7 +4,9 @@
     python -m mediswift_np.finetune --task hoc --init CKPT --data ../shared/data/hoc --seeds 3 --json
 
 One option per field of :class:`~mediswift_np.finetune.config.FinetuneConfig`; prints the report
-(tasks/report.py) and, with ``--json``, the summary as one JSON object.
+(tasks/report.py) and, with ``--json``, the summary as one JSON object. ``--out`` is checked
+before any work: it may not be the ``--init`` checkpoint, and it must be empty unless
+``--overwrite`` is given; if the run fails, a folder it created is removed.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from ..cli import (
     ArgumentParser,
     add_config_flags,
     add_output_flags,
+    add_overwrite_flag,
     comma_separated,
     given_config_values,
 )
 from ..data.synthetic_tasks import EVIDENCE
 from ..errors import UserError, print_json, run_cli
-from ..fast.tuning import keep_freed_memory
+from ..fileio import check_output_dir, writing_into
 from ..tasks import TASKS
 from ..tasks.prompting import LOSS_ON, PROMPT_INITS
 from ..tasks.report import format_report
@@ -41,6 +44,7 @@ HELP = {
     "max_train": "use at most this many training examples per stage (0 = all)",
     "keep_masks": "true = sparse fine-tuning: keep the pre-trained masks, pruned weights stay 0 (ablation of Sec. 2.2.1; default false)",
     "revived_init": "reactivated weights start at zero (Sec. 2.2.1, default) or random (the values a dense initialisation gives them)",
+    "allow_overlap": "true = fine-tune even when test questions, PMIDs or sentences also occur in train or validation (default: refuse the leak)",
 }
 
 
@@ -51,6 +55,7 @@ def build_parser() -> ArgumentParser:
     )
     p.add_argument("--synthetic", action="store_true", help="the embedded synthetic task (the default when no --data is given)")
     p.add_argument("--out", type=Path, help="fine-tuned checkpoint directory (default runs/finetune-<task>)")
+    add_overwrite_flag(p)
     add_output_flags(p, quiet=True)
     add_config_flags(p, FinetuneConfig, helps=HELP, special={  # one option per config field; None = "not given"
         "task": dict(choices=tuple(TASKS), required=True, help="downstream task"),
@@ -68,12 +73,15 @@ def build_parser() -> ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    keep_freed_memory()  # reuse big freed arrays between steps (see runtime.py)
     if args.synthetic and args.data:
         raise UserError("--synthetic and --data exclude each other")
     cfg = FinetuneConfig(**given_config_values(args, FinetuneConfig)).validate()
     out = args.out or Path("runs") / f"finetune-{cfg.task}"
-    summary = finetune(cfg, out, progress=not args.quiet)
+    if Path(cfg.init).is_dir() and out.is_dir() and out.samefile(cfg.init):
+        raise UserError(f"--out {out} is the --init checkpoint: fine-tuning would replace the pre-trained weights; choose another --out")
+    check_output_dir(out, overwrite=args.overwrite)  # before any work
+    with writing_into(out):  # a failed run leaves no folder of its own behind
+        summary = finetune(cfg, out, progress=not args.quiet)
     print(format_report(summary))
     if args.json:
         print_json(summary)

@@ -27,7 +27,7 @@ from .train import PROMPT_KEY
 
 def load_init(path: str) -> tuple[dict[str, np.ndarray], dict[str, Any], Any]:
     """Arrays, state and tokenizer of the starting checkpoint: pre-trained, an earlier
-    fine-tuning, or imported from Hugging Face format (``python -m mediswift_np.export --import-hf``).
+    fine-tuning, or imported from Hugging Face format (``python -m mediswift_np.interop import``).
     Hashes and vocabulary sizes are checked here, as ``checkpoint.load_model`` does."""
     arrays, state, tokenizer = checkpoint.load_with_tokenizer(path)
     if state.get("kind") not in ("pretrain", "finetune", "imported"):

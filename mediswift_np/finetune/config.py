@@ -8,13 +8,13 @@ Does not handle: configuration files (the command line and Python are the interf
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from ..data.synthetic_tasks import EVIDENCE
 from ..errors import UserError
 from ..tasks import TASKS
 from ..tasks.prompting import LOSS_ON, PROMPT_INITS
+from ..training import check_optimizer_options
 
 PAPER_GRID = {  # App. A.2 / A.3: batch sizes x learning rates searched on validation
     "pubmedqa": ((8, 16, 32, 64), (2e-4, 1e-4, 5e-5, 2.5e-5)),
@@ -54,6 +54,7 @@ class FinetuneConfig:
     max_test: int = 0
     keep_masks: bool = False  # sparse fine-tuning: the pre-trained masks stay (SPDF's sparse arm; ablation)
     revived_init: str = "zero"  # reactivated weights start at 0 (Sec. 2.2.1) or "random" (their dense initialisation)
+    allow_overlap: bool = False  # accept test questions/PMIDs/sentences that also occur in train or validation (a leak)
     seed: int = 0
 
     @property
@@ -84,15 +85,10 @@ class FinetuneConfig:
             raise UserError(f"--prompt-len must be >= 0, got {self.prompt_len}")
         if self.prompt_init not in PROMPT_INITS or self.loss_on not in LOSS_ON:
             raise UserError(f"--prompt-init must be one of {PROMPT_INITS} and --loss-on one of {LOSS_ON}")
-        for b, lr in self.grid_points():
+        for b, _ in self.grid_points():
             if b < 1:
                 raise UserError(f"batch sizes must be >= 1, got {b}")
-            if not (lr > 0 and math.isfinite(lr)):
-                raise UserError(f"learning rates (--lr, --grid-lrs) must be positive and finite, got {lr}")
-        if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
-            raise UserError(f"--weight-decay must be >= 0 and finite, got {self.weight_decay}")
-        if not self.grad_clip > 0:  # inf is allowed: no clipping
-            raise UserError(f"--grad-clip must be > 0 (the global gradient-norm threshold; inf = no clipping), got {self.grad_clip}")
+        check_optimizer_options([lr for _, lr in self.grid_points()], self.weight_decay, self.grad_clip, "--lr, --grid-lrs")
         if self.synthetic_evidence not in EVIDENCE:
             raise UserError(f"--synthetic-evidence must be one of {', '.join(EVIDENCE)}")
         if not 0.0 < self.val_fraction < 1.0:

@@ -67,7 +67,7 @@ def finetune(cfg: FinetuneConfig, out: Path | None = None, progress: bool = True
     init = load_init(cfg.init)
     stages = load_stages(
         cfg.task, cfg.data, test=cfg.test or None, synthetic_sizes=(cfg.n_train, cfg.n_val, cfg.n_test),
-        synthetic_evidence=cfg.synthetic_evidence, seed=cfg.seed,
+        synthetic_evidence=cfg.synthetic_evidence, seed=cfg.seed, allow_overlap=cfg.allow_overlap,
         val_fraction=cfg.val_fraction, max_train=cfg.max_train or None, max_val=cfg.max_val or None, max_test=cfg.max_test or None,
     )  # fmt: skip
     grid = [run_seed(cfg, init, stages, b, lr, 0, progress) for b, lr in cfg.grid_points()]

@@ -26,21 +26,16 @@ from tqdm import tqdm
 
 from .. import checkpoint
 from ..autograd import count_flops
-from ..errors import UserError
 from ..model import GPT
 from ..nn import Parameter
 from ..optim import AdamW, AdamWConfig, lr_schedule
 from ..tasks import TaskData
 from ..tasks.evaluation import evaluate, target_loss
 from ..tasks.prompting import Encoder, make_batch
-from ..training import train_step
+from ..training import TrainingDiverged, train_step
 from .config import FinetuneConfig
 
 PROMPT_KEY = checkpoint.PROMPT_KEY  # the soft prompt's array name in checkpoints
-
-
-class TrainingDiverged(UserError):
-    """The loss or the weights became NaN or infinite."""
 
 
 def train_stage(model: GPT, prompt: Parameter | None, encoder: Encoder, data: TaskData, task: str, cfg: FinetuneConfig,

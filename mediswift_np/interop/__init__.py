@@ -5,6 +5,8 @@
     hf_config       config.json (GPT2Config) and the soft-prompt sidecar, both ways
     training_state  optimizer.safetensors + training_state.json: what a run needs to continue
     hf              export_hf / import_hf / load_hf: whole directories
+    token_stream    the training token stream of an export, tied to its tokenizer by hash
+    __main__        ``python -m mediswift_np.interop export|import``: the command line
 
 Example (a checkpoint directory ``ckpt`` from ``python -m mediswift_np.pretrain``)::
 

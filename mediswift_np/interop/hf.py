@@ -143,6 +143,9 @@ def export_model(
         raise UserError(f"tokenizer has {tokenizer.vocab_size} entries, model vocab_size is {cfg.vocab_size}")
     check_out_dir(out)
     weights = {name: np.asarray(p.data, dtype=np.float32) for name, p in model.named_parameters()}
+    bad = checkpoint.first_nonfinite({**weights, **({} if soft_prompt is None else {checkpoint.PROMPT_KEY: soft_prompt})})
+    if bad is not None:
+        raise UserError(f"refusing to export: {bad} holds NaN or infinite values")
     masks = {name: np.asarray(p.mask, dtype=np.bool_) for name, p in model.named_parameters() if p.mask is not None}
     pruned = verify_sparsity(weights, masks, "model")
     if n_prompt:
@@ -248,6 +251,9 @@ def load_hf(hf_dir: str | os.PathLike) -> HFImport:
     unexpected = sorted(set(weights) - set(expected))
     if unexpected:
         raise UserError(f"{d / WEIGHTS_FILE}: unexpected tensor {unexpected[0]} for the model config.json describes")
+    bad = checkpoint.first_nonfinite(weights)
+    if bad is not None:
+        raise UserError(f"{d / WEIGHTS_FILE}: {bad} holds NaN or infinite values")
     soft_prompt = None
     if n_prompt:
         soft_prompt = np.asarray(weights[WTE][cfg.vocab_size :], dtype=np.float32)  # (P, C)
@@ -280,18 +286,19 @@ def import_hf(hf_dir: str | os.PathLike) -> GPT:
     return load_hf(hf_dir).model
 
 
-def import_hf_checkpoint(hf_dir: str | os.PathLike, ckpt_dir: str | os.PathLike) -> dict[str, Any]:
+def import_hf_checkpoint(hf_dir: str | os.PathLike, ckpt_dir: str | os.PathLike, overwrite: bool = False) -> dict[str, Any]:
     """Convert a Hugging Face GPT-2 directory into a mediswift_np checkpoint directory.
 
     The checkpoint has ``kind: "imported"``, step 0, the weights and masks, the tokenizer,
     and the soft prompt as ``prompt/embeddings`` when there is one. A directory with a
     training state becomes the pre-training checkpoint it was exported from (its state
     plus ``source``, AdamW moments as ``adam/...``), which ``pretrain --resume`` continues.
+    ``ckpt_dir`` must be new or empty, unless ``overwrite``.
     """
     out = Path(ckpt_dir)
-    if (out / checkpoint.STATE_FILE).exists():
+    if not overwrite and (out / checkpoint.STATE_FILE).exists():
         raise UserError(f"{out}: already holds a checkpoint; choose a new directory")
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    if out.exists() and (not out.is_dir() or (not overwrite and any(out.iterdir()))):
         raise UserError(f"{out}: exists and is not an empty directory")
     imp = load_hf(hf_dir)
     if imp.tokenizer is None:

@@ -51,7 +51,7 @@ from .safetensors_io import load_safetensors, save_safetensors
 OPTIMIZER_FILE = "optimizer.safetensors"
 TRAINING_STATE_FILE = "training_state.json"
 FORMAT = "mediswift_np training state v1"
-MANIFEST_KEYS = ("format_version", "array_file", "array_sha256", "tokenizer_sha256")  # name one checkpoint's files
+MANIFEST_KEYS = ("format_version", "array_file", "array_sha256", "tokenizer_sha256", "state_sha256")  # one checkpoint's own files and hashes
 ADAM_PREFIX = "adam/"  # checkpoint.model_arrays: AdamW's state_dict under this prefix
 
 

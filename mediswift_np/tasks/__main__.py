@@ -7,7 +7,8 @@
         sentence out (closed book). ``finetune --data DIR`` reads exactly these files.
     make --task hoc --seed K --out DIR
         Writes train.tsv, valid.tsv and test.tsv (``sentence<TAB>label|label``); no
-        sentence occurs in two of them.
+        sentence occurs in two of them. ``make`` refuses an ``--out`` that holds anything,
+        unless ``--overwrite``.
 
     score --task pubmedqa --predictions PRED.json --gold test_ground_truth.json
         PRED.json is ``{PMID: label}``; its PMIDs must be exactly the test set's.
@@ -16,19 +17,22 @@
     score --task hoc --predictions PRED.txt --gold test.tsv
         One label line per test sentence (labels joined by ``|``).
         Prints micro-F1 over the 11 classes (BioGPT's hard-match evaluation).
+    Predictions that hold labels outside the task's label set (``Yes``, ``null``, ``failed``)
+    are counted as ``unparseable``, and a warning on stderr names the first.
 
 Does not handle: scoring several prediction files at once.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Sequence
 
-from ..cli import ArgumentParser, add_output_flags
+from ..cli import ArgumentParser, add_output_flags, add_overwrite_flag
 from ..data.synthetic_tasks import EVIDENCE, synthetic_hoc_splits, synthetic_pubmedqa_splits
 from ..errors import UserError, print_json, run_cli
-from ..fileio import atomic_write_json, atomic_write_text
+from ..fileio import atomic_write_json, atomic_write_text, check_output_dir, writing_into
 from . import hoc, pubmedqa
 
 
@@ -43,6 +47,7 @@ def build_parser() -> ArgumentParser:
     m.add_argument("--n-train", type=int, default=400)
     m.add_argument("--n-val", type=int, default=60)
     m.add_argument("--n-test", type=int, default=200)
+    add_overwrite_flag(m)
     add_output_flags(m)
     s = sub.add_parser("score", help="score a prediction file against the gold test labels")
     s.add_argument("--task", choices=("pubmedqa", "hoc"), required=True)
@@ -59,17 +64,20 @@ def make(args) -> dict:
         raise UserError(f"--n-train, --n-val and --n-test must be >= 1, got {sizes}")
     if args.task == "hoc" and args.evidence != "context":
         raise UserError("--evidence knowledge exists for pubmedqa only")
+    check_output_dir(args.out, overwrite=args.overwrite)
     if args.task == "pubmedqa":
         train, val, test = synthetic_pubmedqa_splits(sizes, args.seed, args.evidence)  # everything is made before anything is written
         files = {"train.json": train, "dev.json": val, "test.json": test,
                  "test_ground_truth.json": {pmid: r["final_decision"] for pmid, r in test.items()}}  # fmt: skip
-        for name, data in files.items():
-            atomic_write_json(args.out / name, data)
+        with writing_into(args.out):  # every file, or (on a full disk) none
+            for name, data in files.items():
+                atomic_write_json(args.out / name, data)
     else:
         parts = synthetic_hoc_splits(sizes, args.seed)
         files = dict(zip(("train.tsv", "valid.tsv", "test.tsv"), parts))
-        for name, pairs in files.items():
-            atomic_write_text(args.out / name, "".join(f"{text}\t{'|'.join(labels)}\n" for text, labels in pairs))
+        with writing_into(args.out):
+            for name, pairs in files.items():
+                atomic_write_text(args.out / name, "".join(f"{text}\t{'|'.join(labels)}\n" for text, labels in pairs))
     return {"task": args.task, "evidence": args.evidence, "seed": args.seed, "out": str(args.out),
             "files": sorted(files), "sizes": dict(zip(("train", "val", "test"), sizes))}  # fmt: skip
 
@@ -89,6 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         result = hoc.score_prediction_file(args.predictions, args.gold)
         print(f"Micro-F1 {result['micro_f1']:f} (sentence-level; {result['n']} sentences, {result['unparseable']} unparseable)")
+    if result["unparseable"]:
+        print(f"warning: {result['unparseable']} of {result['n']} predictions hold labels outside the task's label set "
+              f"(first: {result['first_unparseable']}); " + ("they are scored as wrong" if args.task == "pubmedqa" else "those labels predict no class"),
+              file=sys.stderr)  # fmt: skip
     if args.json:
         print_json({"task": args.task, **result})
     return 0

@@ -20,7 +20,8 @@ Scoring (:func:`score_predictions`) is BioGPT's hard-match evaluation: micro-F1 
 11 classes with ``empty`` counted, after splitting lines on ``|`` (see metrics.py).
 Pieces of an answer that are not class names are ignored, so a partly readable answer
 (``inducing angiogenesis|bogus``) still scores its known classes; an answer with no
-known piece is unparseable, written as ``failed``, and predicts no class.
+known piece is unparseable, written as ``failed``, and predicts no class. A line with
+any piece outside the 11 classes is counted as ``unparseable`` and the first is named.
 
 Does not handle: abstract-level HoC (aggregating sentence predictions per abstract).
 """
@@ -136,11 +137,13 @@ def score_predictions(gold: list[str], pred: list[str]) -> dict:
     if len(gold) != len(pred):
         raise TaskDataError(f"{len(pred)} predictions for {len(gold)} test sentences")
     g, p = metrics.binarize(gold, HOC_CLASSES), metrics.binarize(pred, HOC_CLASSES)
+    outside = [i for i, line in enumerate(pred) if any(piece not in HOC_CLASSES for piece in metrics.split_labels(line))]
     return {
         "micro_f1": metrics.micro_f1(g, p),
         "accuracy": float(np.mean(np.all(g == p, axis=1))) if len(gold) else 0.0,  # exact label-set match
         "per_class": metrics.hoc_class_counts(gold, pred, HOC_CLASSES),
-        "unparseable": sum(x == metrics.FAILED for x in pred),
+        "unparseable": len(outside),  # lines with a piece outside the 11 classes ("failed", "Yes", ...)
+        "first_unparseable": f"line {outside[0] + 1}: {pred[outside[0]]!r}" if outside else None,
         "n": len(gold),
     }
 

@@ -32,7 +32,9 @@ what the official ``evaluation.py`` prints for the written file (``labels=None``
 union of labels, so ``failed`` becomes a fourth class with F1 0). The two are equal
 whenever every answer parses and the truth holds all three answers. The confusion
 matrix counts yes/no/maybe predictions only; ``failed_per_class`` holds, per true
-answer, the predictions that are none of them (``failed``): its missing column.
+answer, the predictions that are none of them (``failed``): its missing column. Every
+prediction outside yes/no/maybe (``failed``, but also ``"Yes"`` or ``null`` in a file
+written elsewhere) is counted as ``unparseable``, and the first one is named.
 
 Does not handle: the reasoning-free setting (long answer in the source), PQA-A's own
 200k/11k split file layout (pass the file; validation is split off it like any stage).
@@ -40,6 +42,7 @@ Does not handle: the reasoning-free setting (long answer in the source), PQA-A's
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -72,6 +75,16 @@ def source_text(question: str, contexts: list[str]) -> str:
     """
     context = _SPACES.sub(" ", " ".join(c.strip() for c in contexts))
     return f"question: {question.strip()} context: {context.strip()} "
+
+
+def question_of(source: str) -> str:
+    """The question of a :func:`source_text` string, lower-cased (how leaks are found).
+
+    Example:
+        >>> question_of(source_text("Does X help? ", ["It does."]))
+        'does x help?'
+    """
+    return source.removeprefix("question: ").partition(" context: ")[0].strip().lower()
 
 
 def load_records(path: str | os.PathLike) -> dict[str, dict]:
@@ -166,6 +179,7 @@ def score_predictions(ground_truth: dict[str, str], predictions: dict[str, str],
     pmids = list(ground_truth)
     truth = [ground_truth[p] for p in pmids]
     preds = [str(predictions[p]) for p in pmids]
+    outside = [p for p in pmids if predictions[p] not in ANSWERS]  # "failed", but also "Yes", null, 1, ...
     return {
         "accuracy": metrics.accuracy(truth, preds),
         "macro_f1": metrics.macro_f1(truth, preds, ANSWERS),  # over yes/no/maybe: "failed" counts as a miss
@@ -173,7 +187,8 @@ def score_predictions(ground_truth: dict[str, str], predictions: dict[str, str],
         "per_class_f1": dict(zip(ANSWERS, metrics.f1_per_class(truth, preds, ANSWERS).tolist())),
         "confusion_matrix": metrics.confusion_matrix(truth, preds, ANSWERS).tolist(),  # rows truth, cols prediction
         "failed_per_class": {a: sum(t == a and p not in ANSWERS for t, p in zip(truth, preds)) for a in ANSWERS},  # its missing column
-        "unparseable": sum(p == metrics.FAILED for p in preds),
+        "unparseable": len(outside),  # answers outside yes/no/maybe: each scored as wrong
+        "first_unparseable": f"PMID {outside[0]}: {json.dumps(predictions[outside[0]])}" if outside else None,
         "n": len(pmids),
     }
 

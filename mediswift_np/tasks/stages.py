@@ -22,6 +22,12 @@ With no files, the single stage is the synthetic task (the offline default).
 ``max_train``/``max_val``/``max_test`` subsample each split (without replacement, seeded)
 for quick runs on real data.
 
+Leaks are refused at the door: a test example whose PMID or question (PubMedQA,
+compared lower-cased) or sentence (HoC) also occurs in the training or validation data
+of any stage that is used is an error naming the first one, unless ``allow_overlap``
+(``--allow-overlap true``). (BioGPT's sentence-level HoC files share one sentence
+between train.tsv and test.tsv, ``Conclusion .``: the full files need the flag.)
+
 Does not handle: k-fold cross-validation over the PQA-L pool (one fixed split is used).
 """
 
@@ -110,6 +116,30 @@ def hoc_stages(paths: Sequence[str], test: str | None, rng: np.random.Generator,
     return stages
 
 
+def _leak_key(task: str, ex) -> str:
+    return pubmedqa.question_of(ex.source) if task == "pubmedqa" else " ".join(ex.source.split())
+
+
+def first_leak(task: str, stages: list[TaskData]) -> str | None:
+    """The first test example that also occurs in a stage's training or validation data, in words."""
+    seen: dict[tuple[str, str], str] = {}  # ("pmid" | "text", value) -> where it was first seen
+    for k, st in enumerate(stages):
+        stage = f" of stage {k + 1}" if len(stages) > 1 else ""
+        for split, examples in (("training", st.train), ("validation", st.val)):
+            for ex in examples:
+                seen.setdefault(("text", _leak_key(task, ex)), f"{split} data{stage} ({ex.key})")
+                if task == "pubmedqa":
+                    seen.setdefault(("pmid", ex.key), f"{split} data{stage}")
+    what = "question" if task == "pubmedqa" else "sentence"
+    for ex in stages[-1].test:
+        if task == "pubmedqa" and ("pmid", ex.key) in seen:
+            return f"test PMID {ex.key} is also in the {seen['pmid', ex.key]}"
+        where = seen.get(("text", _leak_key(task, ex)))
+        if where is not None:
+            return f"the test {what} of {ex.key} ({_leak_key(task, ex)[:60]!r}) is also in the {where}"
+    return None
+
+
 def load_stages(
     task: str,
     paths: Sequence[str],
@@ -122,8 +152,9 @@ def load_stages(
     max_train: int | None = None,
     max_val: int | None = None,
     max_test: int | None = None,
+    allow_overlap: bool = False,
 ) -> list[TaskData]:
-    """The stages of a run, in order (see the module docstring)."""
+    """The stages of a run, in order (see the module docstring); a test leak is an error unless ``allow_overlap``."""
     rng = np.random.default_rng([seed, 11])
     if not paths:
         if test:
@@ -148,4 +179,7 @@ def load_stages(
         out.append(st)
     if not out[-1].test:
         raise TaskDataError(f"{out[-1].description}: no test examples")
+    leak = None if allow_overlap else first_leak(task, out)
+    if leak is not None:
+        raise TaskDataError(f"{leak}: a test leak; remove it, or pass --allow-overlap true to fine-tune anyway")
     return out

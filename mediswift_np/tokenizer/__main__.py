@@ -14,7 +14,9 @@
     The reverse: BPE text (or ids) on stdin, text on stdout. ``--pretokenized`` stops
     after undoing BPE (Moses words joined by spaces) instead of Moses-detokenizing.
 
-Every subcommand takes ``--json`` (one JSON summary object as the last stdout line).
+``train`` refuses an ``--out`` that already holds anything (a tokenizer, a checkpoint...)
+unless ``--overwrite`` is given, before reading the corpus. Every subcommand takes
+``--json`` (one JSON summary object as the last stdout line).
 Bad input (missing file, malformed codes/dict, a non-integer id, stdin bytes that are
 not UTF-8) prints ``error: ...`` naming the file or stdin line, and exits with status 2.
 ``encode`` and ``decode`` are line filters: the lines before a bad one are already written.
@@ -28,11 +30,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 from typing import Iterator, Sequence
 
-from ..cli import ArgumentParser, add_output_flags
+from ..cli import ArgumentParser, add_output_flags, add_overwrite_flag
 from ..errors import UserError, print_json, run_cli
+from ..fileio import check_output_dir, writing_into
 from .encoder import Tokenizer, words_from_pieces
 from .moses import moses_detokenize
 
@@ -48,6 +50,7 @@ def _parser() -> ArgumentParser:
     t.add_argument("--pretokenized", action="store_true",
                    help="input is Moses-tokenized plain text, whatever the file name (e.g. corpus.tok): only split on whitespace")
     t.add_argument("--min-frequency", type=int, default=2, help="stop when the best pair is rarer (default 2)")
+    add_overwrite_flag(t)
     add_output_flags(t)
 
     for name, what in (("encode", "text on stdin -> BPE text (or ids) on stdout"),
@@ -71,12 +74,15 @@ def _documents(paths: Sequence[str], pretokenized: bool) -> Iterator[str]:
 
 def _train(args: argparse.Namespace) -> dict:
     start = time.perf_counter()
+    from ..data.corpus import check_regular_file
+
     for path in args.input:  # fail before any work, not half-way through the corpus
-        if not Path(path).is_file():
-            raise UserError(f"{path}: no such file")
+        check_regular_file(path)
+    check_output_dir(args.out, overwrite=args.overwrite)
     tok = Tokenizer.train(_documents(args.input, args.pretokenized), args.merges, min_frequency=args.min_frequency,
                           pretokenized=args.pretokenized, progress=True)
-    tok.save(args.out)
+    with writing_into(args.out):  # both files, or (on a full disk) none
+        tok.save(args.out)
     return {"command": "train", "out": str(args.out), "merges": len(tok.merges), "vocab_size": tok.vocab_size,
             "wall_seconds": round(time.perf_counter() - start, 3)}
 
