@@ -111,6 +111,7 @@ def test_last_json_line_reads_the_cli_summary():
         bench.last_json_line("\n")
 
 
+@pytest.mark.slow
 def test_tiny_run_backends_train_the_same_model(tmp_path):
     """The --tiny-runs helper: both backends give the same losses (float32 rounding), summary keys present."""
     if not bench.pretrain_available():

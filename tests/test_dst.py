@@ -116,6 +116,7 @@ def test_rigl_update_step_flops_match_analytic_extra():
     assert counts[1] - counts[0] == 3 * flops.flops_dense_weight_gradient_extra(MICRO, 16, 0.75)
 
 
+@pytest.mark.slow
 def test_static_is_the_no_update_special_case(tmp_path):
     train(PretrainConfig(**RUN), tmp_path / "static", progress=False)
     train(PretrainConfig(**RUN, sparse_method="set", mask_update_every=0), tmp_path / "set0", progress=False)
@@ -128,6 +129,7 @@ def test_static_is_the_no_update_special_case(tmp_path):
             assert np.array_equal(ref[k], arrays[k]), (other, k)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["set", "rigl"])
 def test_dynamic_run_resumes_bit_identically(tmp_path, method):
     cfg = PretrainConfig(**RUN, sparse_method=method, mask_update_every=4)
@@ -216,6 +218,7 @@ def test_mask_update_order_follows_each_method_on_a_hand_worked_2x3_example():
     assert weights[0, 0] == pytest.approx(0.35, abs=1e-6) and weights[0, 1] == pytest.approx(-0.25, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_rigl_update_steps_take_no_optimizer_step(tmp_path):
     """Over a run, AdamW's step count is the number of steps minus RigL's update steps (Alg. 1);
     SET's update steps are optimizer steps as well."""

@@ -196,6 +196,7 @@ def test_revived_weights_can_start_from_a_dense_initialisation(sparse_ckpt):
         FinetuneConfig(init="x", keep_masks=True, revived_init="random").validate()
 
 
+@pytest.mark.slow
 def test_early_stopping_keeps_the_best_epoch(sparse_ckpt):
     arrays, state, tok = load_init(str(sparse_ckpt))
     model, prompt, _ = build_model(arrays, state, 9, np.random.default_rng(0), "vocab")
@@ -262,12 +263,14 @@ def test_unlabelled_stage_is_pseudo_labelled_by_the_previous_model(sparse_ckpt, 
 # ----------------------------------------------------------------------------- whole runs
 
 
+@pytest.mark.slow
 def test_finetune_learns_the_synthetic_task(sparse_ckpt):
     s = finetune(FinetuneConfig(init=str(sparse_ckpt), n_train=200, n_val=24, n_test=40, epochs=8, patience=8, lr=1e-2, seeds=1), progress=False)
     assert s["majority_accuracy"] == pytest.approx(22 / 40)  # 55.2% "yes" of 40, rounded: 22
     assert s["accuracy"] >= s["majority_accuracy"] + 0.25, s
 
 
+@pytest.mark.slow
 def test_checkpoint_contract_and_prediction_files(sparse_ckpt, tmp_path):
     out = tmp_path / "ft"
     s = finetune(FinetuneConfig(init=str(sparse_ckpt), **{**SMALL_FT, "seeds": 2}), out, progress=False)
@@ -296,6 +299,7 @@ def _write(path, obj):
     return path
 
 
+@pytest.mark.slow
 def test_grid_is_chosen_on_validation(sparse_ckpt):
     cfg = FinetuneConfig(init=str(sparse_ckpt), **{**SMALL_FT, "grid_lrs": (1e-6, 1e-2), "grid_batch_sizes": (8,)})
     assert cfg.grid_points() == [(8, 1e-6), (8, 1e-2)]
@@ -349,6 +353,7 @@ def test_report_counts_unparseable_answers_in_their_true_class(sparse_ckpt, monk
             f"{n['no']} correct, maybe {n['maybe']} gold / {n['maybe']} predicted / {n['maybe']} correct") in report
 
 
+@pytest.mark.slow
 def test_hoc_run_reports_sentence_level(sparse_ckpt, tmp_path, monkeypatch):
     """The summary's micro-F1, per-class counts and majority baseline, recomputed with sklearn
     from the written prediction file and the gold test labels (BioGPT's hard match: lines
@@ -408,6 +413,7 @@ def run_cli(*args):
     return subprocess.run([sys.executable, "-m", "mediswift_np.finetune", *args], capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_cli_json_contract(sparse_ckpt, tmp_path):
     flags = [a for k, v in SMALL_FT.items() for a in (f"--{k.replace('_', '-')}", str(v))]
     proc = run_cli("--task", "pubmedqa", "--init", str(sparse_ckpt), "--synthetic", "--json", "--quiet", "--out", str(tmp_path / "o"), *flags)
@@ -450,6 +456,7 @@ def test_real_hoc_runs_end_to_end(sparse_ckpt, shared_data):
 # ----------------------------------------------------------------------------- positions pre-training trained
 
 
+@pytest.mark.slow
 def test_fine_tuning_reads_only_positions_that_pre_training_trained(tmp_path):
     """Every wpe row a fine-tuning sequence (or a generated answer) reads was updated by pre-training.
 

@@ -43,6 +43,7 @@ def ckpt(tmp_path_factory):
     return root / "ckpt"
 
 
+@pytest.mark.slow
 def test_help():
     assert "export" in run("--help").stdout and "import" in run("--help").stdout
     proc = run("export", "--help")
@@ -50,6 +51,7 @@ def test_help():
     assert "--hf" in run("import", "--help").stdout
 
 
+@pytest.mark.slow
 def test_export_then_import_round_trip(ckpt, tmp_path):
     summary = last_json(run("export", "--ckpt", ckpt, "--out", tmp_path / "hf", "--json", "--quiet"))
     assert summary["direction"] == "export" and summary["format"] == "hf" and summary["kind"] == "pretrain"
@@ -75,6 +77,7 @@ def test_export_then_import_round_trip(ckpt, tmp_path):
         assert (tmp_path / "hf2" / name).read_bytes() == (tmp_path / "hf" / name).read_bytes(), name
 
 
+@pytest.mark.slow
 def test_soft_prompt_through_the_cli(ckpt, tmp_path):
     arrays, state = checkpoint.load(ckpt)
     dense = {k: v for k, v in arrays.items() if "/" not in k}
@@ -87,6 +90,7 @@ def test_soft_prompt_through_the_cli(ckpt, tmp_path):
     assert back["prompt/embeddings"].tobytes() == dense["prompt/embeddings"].tobytes()
 
 
+@pytest.mark.slow
 def test_bad_and_mismatched_files_exit_2(ckpt, tmp_path):
     assert_one_line_error(run("export", "--ckpt", tmp_path / "missing", "--out", tmp_path / "o", check=False), "no checkpoint in")
     run("export", "--ckpt", ckpt, "--out", tmp_path / "hf", "--quiet")
@@ -126,6 +130,7 @@ def test_bad_and_mismatched_files_exit_2(ckpt, tmp_path):
     assert proc.returncode == 2 and "unrecognized arguments: --hf" in proc.stderr
 
 
+@pytest.mark.slow
 def test_fine_tuning_can_start_from_an_imported_checkpoint(ckpt, tmp_path):
     from mediswift_np.finetune import FinetuneConfig, finetune
 

@@ -113,6 +113,7 @@ def test_weights_file_has_gpt2_names_and_layouts(exported, ckpts):
         assert a.dtype == np.float32 and a.tobytes() == arrays[name].tobytes()  # unchanged, bit for bit
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("which", ["sparse", "prompt"])
 def test_transformers_computes_our_logits(exported, torch_and_transformers, which):
     torch, transformers = torch_and_transformers

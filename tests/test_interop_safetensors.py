@@ -91,6 +91,7 @@ def test_reference_package_reads_ours_and_we_read_theirs(tmp_path):
         assert ours[k].dtype == tensors[k].dtype and np.array_equal(ours[k], tensors[k])
 
 
+@pytest.mark.slow
 def test_round_trip_property():
     hypothesis = pytest.importorskip("hypothesis")
     hnp = pytest.importorskip("hypothesis.extra.numpy")

@@ -76,6 +76,7 @@ def test_biogpt_tokenizer_gives_the_same_ids_on_synthetic_text(tok, tmp_path):
     assert hf("cells divide")["input_ids"][0] == tok.eos_id  # BioGPT starts a sequence with </s>
 
 
+@pytest.mark.slow
 def test_biogpt_tokenizer_gives_the_same_ids_on_pubmedqa_abstracts(shared_data, tmp_path):
     transformers = pytest.importorskip("transformers")
     pytest.importorskip("torch")

@@ -132,6 +132,7 @@ def rehash(d):
     (d / "training_state.json").write_text(json.dumps(side), encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_missing_corrupt_or_mismatched_training_state_exits_2(run, tmp_path):
     root, _ = run
     d = broken_copy(run, tmp_path, "no-opt")

@@ -90,6 +90,7 @@ def numpy_runs(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_match_numpy_step_for_step(numpy_runs):
     root = numpy_runs
     summary = torchrun(root, "--export", root / "hf-at0", "--tokens", root / "train.npy", "--out", root / "torch20", "--steps", N_STEPS, "--stop-after", 20)
@@ -118,6 +119,7 @@ def test_torchrun_two_processes_match_numpy_step_for_step(numpy_runs):
     assert side["reference"]["world_size"] == 2
 
 
+@pytest.mark.slow
 def test_numpy_checkpoint_continues_in_pytorch_and_comes_back(numpy_runs, tmp_path):
     root = numpy_runs
     torchrun(tmp_path, "--export", root / "hf-at10", "--tokens", root / "train.npy", "--out", tmp_path / "torch", "--stop-after", 20)
@@ -164,6 +166,7 @@ def trainer_module():
     return module
 
 
+@pytest.mark.slow
 def test_trainer_refuses_bad_input(numpy_runs, tmp_path, capsys):
     root, trainer = numpy_runs, trainer_module()
 

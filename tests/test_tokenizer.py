@@ -101,6 +101,7 @@ def test_round_trip_hard_cases(tok, text):
     assert tok.decode(ids) == normalised(text)
 
 
+@pytest.mark.slow
 def test_round_trip_real_abstracts(shared_data):
     data = json.loads((shared_data / "pubmedqa" / "ori_pqal.json").read_text(encoding="utf-8"))
     docs = [" ".join(r["CONTEXTS"]) for r in data.values()]

@@ -98,6 +98,7 @@ def run_cli(args, tmp_path, stdin=""):
                           env=env, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_cli_train_encode_decode_round_trip(tmp_path):
     corpus = tmp_path / "corpus.jsonl"
     docs = synthetic_corpus(80, seed=4)
@@ -132,6 +133,7 @@ def _blocks(path):
     return read_text_blocks(path)
 
 
+@pytest.mark.slow
 def test_cli_pretokenized_is_whitespace_split_like_fastbpe(tmp_path):
     (tmp_path / "tok.txt").write_text("the cell the cells\nthe cell @-@ based\n", encoding="utf-8")
     r = run_cli(["train", "--input", "tok.txt", "--merges", "20", "--out", "c", "--pretokenized"], tmp_path)
@@ -163,6 +165,7 @@ def run_cli_bytes(args, tmp_path, stdin: bytes):
                           env=env, capture_output=True, timeout=120)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [["encode"], ["encode", "--ids"], ["encode", "--pretokenized"], ["decode"]])
 def test_cli_stdin_is_strict_utf8(tok, tmp_path, command):
     tok.save(tmp_path / "codes")
@@ -175,6 +178,7 @@ def test_cli_stdin_is_strict_utf8(tok, tmp_path, command):
     assert len(bad.stdout.splitlines()) == 1  # a line filter: line 1 was written, nothing of line 2
 
 
+@pytest.mark.slow
 def test_cli_help_and_errors_exit_2(tmp_path):
     assert run_cli(["--help"], tmp_path).returncode == 0
     assert "--pretokenized" in run_cli(["train", "--help"], tmp_path).stdout
