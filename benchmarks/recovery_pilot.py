@@ -29,7 +29,7 @@ from mediswift_np import recovery
 from mediswift_np.tasks.evaluation import mean_std
 
 POINTS, SEEDS = ((16, 500), (16, 1000), (32, 500), (32, 1000), (48, 1000), (64, 1000)), 3  # (width, steps)
-SWEEP_POINT, SWEEP_LRS, SWEEP_SPARSITIES, SWEEP_SEEDS = (32, 1000), (2.5e-3, 5e-3, 1e-2), (0.0, 0.5, 0.75), 1
+SWEEP_POINT, SWEEP_LRS, SWEEP_SPARSITIES, SWEEP_SEEDS = (32, 1000), (2.5e-3, 5e-3, 1e-2, 2e-2), (0.0, 0.5, 0.75), 1
 PILOT_LR = 5e-3  # the grid's lr (the closed-book recipe's); the sweep checks it per sparsity
 METRICS = ("test_corpus", "all_corpus", "test_paraphrase")  # probe parts reported (see recovery.graded_probe)
 

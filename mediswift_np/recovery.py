@@ -8,9 +8,9 @@ lift accuracy above the majority class.
 For every seed (which fixes the corpus, the initialisation, the masks, the data order
 and the drug split), one pre-training run per sparsity on the same tokens, and one
 "start" without pre-training (the initialised model, ``pretrain --steps 0``), in a
-*regime* (:data:`REGIMES`: width, steps, lr per sparsity) -- "lossy", where the pilot
-(benchmarks/recovery_pilot.py) found the 75% start knowing less than dense, or
-"saturated", where every start knows nearly every fact.
+*regime* (:data:`REGIMES`: width, steps, lr per sparsity) -- "narrow" (32 wide, the
+candidate the pilot, benchmarks/recovery_pilot.py, examined with an lr sweep), or
+"saturated" (64 wide), where every start knows nearly every fact.
 
 Before fine-tuning, :func:`graded_probe` measures what each start knows: for every drug,
 the probability mass and the log-odds margin on its true trial outcome among the three
@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,13 +48,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import checkpoint
-from .autograd import no_grad
-from .data.closed_book import split_catalogue
 from .data.synthetic_tasks import synthetic_pubmedqa_splits
-from .data.world import OUTCOMES, default_world
 from .finetune import FinetuneConfig, finetune
-from .functional import log_softmax
+from .knowledge_probe import PROBES, graded_probe, knowledge_probe, probe_sentences  # noqa: F401  (the experiment's API)
+from .stats import fieller_ratio, paired_difference, recovery_share, t_quantile_975, tost  # noqa: F401  (findings.py uses paired_difference)
 from .tasks.evaluation import mean_std
 from .pretrain import PretrainConfig, train
 
@@ -64,16 +60,16 @@ from .pretrain import PretrainConfig, train
 PRETRAIN = dict(profiles=24, n_docs=300, merges=2000, batch_size=8, eval_every=0)
 # Width, steps and peak lr per start ("0" = dense; "none" uses dense's config at 0 steps).
 REGIMES = {
-    "lossy": dict(n_embd=32, steps=1000, lr={"0": 5e-3, "0.5": 5e-3, "0.75": 5e-3}),
+    "narrow": dict(n_embd=32, steps=1000, lr={"0": 2e-2, "0.5": 2e-2, "0.75": 2e-2}),  # the sweep's best per sparsity
     "saturated": dict(n_embd=64, steps=1000, lr={"0": 5e-3, "0.5": 5e-3, "0.75": 5e-3}),
 }
 # App. A.2's protocol at this scale: lr chosen on dev per start (FT seed 0), 3 FT seeds at
 # the chosen point; no early stop before the budget ends (the best dev epoch is kept).
-# The ablations take the lr chosen for their 75% start (no grid of their own) and run on the
-# first ABLATION_SEEDS pre-training seeds.
-FINETUNE = dict(task="pubmedqa", synthetic_evidence="knowledge", n_train=270, n_val=54, n_test=216, epochs=8, patience=8,
+# The ablations take the lr chosen for their 75% start (no grid of their own); they and the
+# no-pre-training start run on the first FEW_SEEDS pre-training seeds (compute).
+FINETUNE = dict(task="pubmedqa", synthetic_evidence="knowledge", n_train=270, n_val=45, n_test=216, epochs=8, patience=8,
                 batch_size=16, grid_lrs=(1e-3, 3e-3), seeds=3)  # fmt: skip
-ABLATION_SEEDS = 3
+FEW_SEEDS = 3
 
 
 @dataclass(frozen=True)
@@ -97,160 +93,6 @@ ARMS = (
 )
 ABLATIONS = {"s75-sparse-ft": "(a) sparse vs dense fine-tuning", "s75-no-prompt": "(b) soft prompt n = 0 vs 9",
              "s75-random-revived": "(c) revived weights random vs 0"}  # fmt: skip
-
-
-def t_quantile_975(dof: int) -> float:
-    """The 0.975 quantile of Student's t with ``dof`` degrees of freedom (scipy.stats)."""
-    from scipy.stats import t
-
-    return float(t.ppf(0.975, dof))
-
-
-def paired_difference(a: list[float], b: list[float]) -> dict[str, float]:
-    """Mean of a − b over paired seeds, its sample std, and the 95% t-interval of the mean.
-
-    Example:
-        >>> d = paired_difference([0.8, 0.7, 0.9], [0.5, 0.5, 0.6])
-        >>> round(d["mean"], 3), round(d["ci95"][0], 3), round(d["ci95"][1], 3)
-        (0.267, 0.123, 0.41)
-    """
-    diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
-    n = diff.size
-    mean = float(diff.mean())
-    std = float(diff.std(ddof=1)) if n > 1 else 0.0
-    half = t_quantile_975(n - 1) * std / math.sqrt(n) if n > 1 else math.inf
-    return {"mean": mean, "std": std, "ci95": [mean - half, mean + half], "n": n}
-
-
-def tost(a: list[float], b: list[float], margin: float) -> dict[str, Any]:
-    """Paired two one-sided t-tests (TOST) of equivalence: is |mean(a − b)| < ``margin``?
-
-    H0: the true mean difference is ≤ −margin or ≥ +margin. p = the larger of the two
-    one-sided p-values; equivalence is shown at the 5% level when p < 0.05, the same as
-    the 90% t-interval lying inside (−margin, +margin).
-    """
-    from scipy.stats import t
-
-    diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
-    n, mean = diff.size, float(diff.mean())
-    se = float(diff.std(ddof=1)) / math.sqrt(n)
-    if se == 0.0:
-        p = 0.0 if abs(mean) < margin else 1.0
-    else:
-        p_low = float(t.sf((mean + margin) / se, n - 1))  # H0: mean ≤ −margin
-        p_high = float(t.cdf((mean - margin) / se, n - 1))  # H0: mean ≥ +margin
-        p = max(p_low, p_high)
-    return {"margin": margin, "mean": mean, "p": p, "equivalent": bool(p < 0.05), "n": n}
-
-
-def fieller_ratio(num: list[float], den: list[float]) -> dict[str, Any]:
-    """Ratio of the means of paired ``num`` and ``den`` with Fieller's 95% interval.
-
-    The bounds are the ρ where the t-statistic of mean(num) − ρ·mean(den) equals the 0.975
-    t-quantile: (ā − ρb̄)² = t²(v_aa − 2ρ v_ab + ρ² v_bb), with v the (co)variances of the
-    means. When b̄ is not significantly away from 0 the interval is unbounded (``None``).
-    """
-    a, b = np.asarray(num, dtype=np.float64), np.asarray(den, dtype=np.float64)
-    n = a.size
-    ma, mb = float(a.mean()), float(b.mean())
-    cov = np.cov(a, b, ddof=1) / n
-    q = t_quantile_975(n - 1) ** 2
-    qa, qb, qc = mb * mb - q * cov[1, 1], -2 * (ma * mb - q * cov[0, 1]), ma * ma - q * cov[0, 0]
-    ratio = ma / mb if mb != 0 else math.nan
-    disc = qb * qb - 4 * qa * qc
-    if qa <= 0 or disc < 0:
-        return {"ratio": ratio, "ci95": None, "n": n}
-    roots = sorted(((-qb - math.sqrt(disc)) / (2 * qa), (-qb + math.sqrt(disc)) / (2 * qa)))
-    return {"ratio": ratio, "ci95": roots, "n": n}
-
-
-def recovery_share(probe_dense: list[float], probe_sparse: list[float], acc_dense: list[float], acc_sparse: list[float]) -> dict[str, Any]:
-    """The share of the probe gap gone after fine-tuning: 1 − (acc gap)/(probe gap), with the
-    gaps dense − sparse paired by seed; 95% interval from Fieller's theorem (:func:`fieller_ratio`)."""
-    kept = fieller_ratio(np.subtract(acc_dense, acc_sparse).tolist(), np.subtract(probe_dense, probe_sparse).tolist())
-    ci = None if kept["ci95"] is None else [1 - kept["ci95"][1], 1 - kept["ci95"][0]]
-    return {"share": 1 - kept["ratio"], "ci95": ci, "gap_kept_ratio": kept, "n": kept["n"]}
-
-
-
-# The knowledge probes (Sec. 2.2's "what pre-training learned", measured before fine-tuning):
-# a prefix naming the drug and its disease, then one continuation per trial outcome.
-# "corpus": the first outcome-first wording of the profiles (closed_book.OUTCOME_FIRST), the
-# exact words pre-training repeats. "paraphrase": a sentence frame the corpus never contains
-# (tests/test_recovery.py checks that no probe sentence occurs in the corpus).
-PROBES = {
-    "corpus": ("In {d}, {x}", {"reduced": "lowered", "unchanged": "did not lower", "mixed": "had mixed effects on"}),
-    "paraphrase": ("In the {d} trial, {x}", {"reduced": "brought {m} down", "unchanged": "left {m} where it was",
-                                              "mixed": "helped only some patients with {m}"}),
-}  # fmt: skip
-
-
-def probe_sentences(probe: str, drug) -> list[tuple[str, str]]:
-    """(prefix, continuation) per outcome in OUTCOMES order for one drug and one probe."""
-    prefix, options = PROBES[probe]
-    fill = dict(d=drug.disease, x=drug.name, m=drug.target)
-    return [(prefix.format(**fill), options[o].format(**fill)) for o in OUTCOMES]
-
-
-def continuation_logprobs(model, tok, pairs: list[tuple[str, str]], chunk: int = 384) -> np.ndarray:
-    """Sum of the log-probabilities of each continuation's tokens after its prefix (one number per pair)."""
-    prefixes = [tok.encode(p) for p, _ in pairs]
-    seqs = [ids + tok.encode(c) for ids, (_, c) in zip(prefixes, pairs)]
-    out = np.zeros(len(seqs))
-    for lo in range(0, len(seqs), chunk):
-        part = seqs[lo : lo + chunk]
-        x = np.zeros((len(part), max(map(len, part))), dtype=np.int64)
-        for i, ids in enumerate(part):
-            x[i, : len(ids)] = ids
-        with no_grad():
-            logp = log_softmax(model(x)[0]).data  # (n, T, V)
-        for i, ids in enumerate(part):
-            t = np.arange(len(prefixes[lo + i]), len(ids))
-            out[lo + i] = logp[i, t - 1, np.asarray(ids)[t]].sum()
-    return out
-
-
-def graded_scores(scores: np.ndarray, truth: np.ndarray) -> dict[str, np.ndarray]:
-    """Per drug, from the (n, 3) outcome scores: argmax right, probability mass on the true
-    outcome (softmax over the three continuations) and the log-odds margin (true − best wrong)."""
-    rows = np.arange(len(truth))
-    shifted = scores - scores.max(axis=1, keepdims=True)
-    mass = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
-    wrong = np.where(np.arange(scores.shape[1])[None, :] == truth[:, None], -np.inf, scores)
-    return {"right": (scores.argmax(axis=1) == truth).astype(float), "p_correct": mass[rows, truth],
-            "margin": scores[rows, truth] - wrong.max(axis=1)}  # fmt: skip
-
-
-def graded_probe(directory: Path, seed: int) -> dict[str, Any]:
-    """What a start knows before fine-tuning, graded: for the seed's 108 test drugs and for all
-    360 catalogue drugs (capacity), per probe wording, the share of drugs whose true outcome
-    scores highest, the mean probability mass on it and the mean log-odds margin; per test
-    drug, the same three numbers (for recovery drug by drug).
-
-    An untrained model prefers the shortest continuation whatever the drug, so its argmax
-    share is that outcome's share and its mass is not 1/3: compare with the no-pre-training start.
-    """
-    model, tok, _ = checkpoint.load_model(directory)
-    model.eval()
-    drugs = list(default_world().catalogue)
-    test_names = {d.name for d in split_catalogue(default_world(), seed)["test"]}
-    is_test = np.array([d.name in test_names for d in drugs])
-    truth = np.array([OUTCOMES.index(d.outcome) for d in drugs])
-    out: dict[str, Any] = {"per_drug": {"name": [d.name for d in drugs if d.name in test_names],
-                                        "outcome": [d.outcome for d in drugs if d.name in test_names]}}  # fmt: skip
-    for probe in PROBES:
-        pairs = [pair for drug in drugs for pair in probe_sentences(probe, drug)]
-        graded = graded_scores(continuation_logprobs(model, tok, pairs).reshape(len(drugs), len(OUTCOMES)), truth)
-        for part, keep in (("test", is_test), ("all", np.ones_like(is_test))):
-            out[f"{part}_{probe}"] = {k: float(v[keep].mean()) for k, v in graded.items()}
-        out["per_drug"][probe] = {k: [round(float(x), 4) for x in v[is_test]] for k, v in graded.items()}
-    return out
-
-
-def knowledge_probe(directory: Path, seed: int) -> float:
-    """The share of the seed's test drugs whose trial outcome the model prefers after
-    ``In {disease}, {drug}`` in the corpus' wording (argmax; :func:`graded_probe` grades it)."""
-    return graded_probe(directory, seed)["test_corpus"]["right"]
 
 
 def run_dir(work: Path, config: dict) -> Path:
@@ -324,11 +166,11 @@ def finetune_arm(work: Path, arm: Arm, init: Path, seed: int, finetune_kw: dict,
 
 def run(seeds: int = 5, work: Path = Path("runs/recovery"), arms: tuple[Arm, ...] = ARMS, regime: dict | None = None,
         finetune_kw: dict | None = None, progress: bool = False, log: Callable[[str], None] = print,
-        pretrain: dict | None = None, seed_ids: list[int] | None = None, ablation_seeds: int = ABLATION_SEEDS) -> dict[str, Any]:  # fmt: skip
+        pretrain: dict | None = None, seed_ids: list[int] | None = None, few_seeds: int = FEW_SEEDS) -> dict[str, Any]:  # fmt: skip
     """Pre-train every start of ``regime`` for every seed, fine-tune every arm; one JSON-able dict
     (``pretrain`` replaces :data:`PRETRAIN`, the corpus and batch, e.g. for a miniature run)."""
     pretrain = pretrain or PRETRAIN
-    regime = regime or REGIMES["lossy"]
+    regime = regime or REGIMES["narrow"]
     finetune_kw = {**FINETUNE, **(finetune_kw or {})}
     work.mkdir(parents=True, exist_ok=True)
     start_time = time.perf_counter()
@@ -345,15 +187,15 @@ def run(seeds: int = 5, work: Path = Path("runs/recovery"), arms: tuple[Arm, ...
                 f"argmax {p['right']:.3f} ({row['wall_seconds']:.0f} s)")  # fmt: skip
         for arm in arms:
             kw = finetune_kw
+            if (arm.name in ABLATIONS or arm.name == "none") and seed >= few_seeds:
+                continue
             if arm.name in ABLATIONS:
-                if seed >= ablation_seeds:
-                    continue
                 kw = {**finetune_kw, "grid_lrs": (results["arms"]["s75"][-1]["lr"],)}  # the 75% start's chosen lr
             row = finetune_arm(work, arm, dirs[arm.start], seed, kw, progress)
             results["arms"].setdefault(arm.name, []).append(row)
             log(f"seed {seed}: {arm.name}: accuracy {row['accuracy']:.3f} (FT seeds {', '.join(f'{a:.3f}' for a in row['accuracy_per_seed'])}), "
                 f"lr {row['lr']:g} ({row['wall_seconds']:.0f} s)")  # fmt: skip
-    results["summary"] = summarize(results, arms)
+    results["summary"] = summarize(results, arms) if seed_ids is None else {}  # a subset only fills the work folder
     results["wall_seconds"] = round(time.perf_counter() - start_time, 1)  # this call (reused runs cost ~0)
     stages = [*results["starts"].values(), *results["arms"].values()]
     results["compute_seconds"] = round(sum(r["wall_seconds"] for rows in stages for r in rows), 1)  # every run, when it ran
@@ -425,7 +267,7 @@ def summarize(results: dict[str, Any], arms: tuple[Arm, ...] = ARMS) -> dict[str
             values = per_seed(rows, key)
             entry[key] = {**dict(zip(("mean", "std"), mean_std(values))), "per_seed": values}
             if dense and name != "dense":
-                entry[f"{key}_minus_dense"] = paired_difference(values, per_seed(dense, key))
+                entry[f"{key}_minus_dense"] = paired_difference(values, per_seed(dense, key)[: len(values)])  # seeds 0..
             if name in ABLATIONS and "s75" in results["arms"]:
                 entry[f"{key}_minus_s75"] = paired_difference(values, per_seed(results["arms"]["s75"], key)[: len(values)])  # seeds 0..
         if dense and name in ("s50", "s75"):
@@ -501,6 +343,50 @@ def markdown(summary: dict[str, Any]) -> str:
     lines += ["", f"Runs ending at the majority class (≥ {STUCK_SHARE:.0%} majority answers) while their start's argmax probe is "
               f"≥ {STUCK_PROBE}: {st['count']} of {st['of']} fine-tuning runs (at the majority whatever the probe: {st['at_majority_any_probe']})."]  # fmt: skip
     return "\n".join(lines)
+
+
+PAPER_TABLE3 = {"Med": (74.2, 73.8, 72.4), "Large": (75.1, 74.2, 73.4), "XL": (76.8, 76.3, 75.4)}  # PubMedQA accuracy %, dense / 50% / 75%
+
+
+def ci(d: dict) -> str:
+    return f"{d['mean']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]"
+
+
+def excludes_zero(d: dict) -> bool:
+    return d["ci95"][0] > 0 or d["ci95"][1] < 0
+
+
+def table3(summary: dict) -> str:
+    """The paper's Table 3 (PubMedQA accuracy, %) beside ours (closed-book accuracy, %, mean ± std)."""
+    lines = ["| model | dense | 50% sparse | 75% sparse | 50% − dense | 75% − dense |", "|---|---|---|---|---|---|"]
+    for name, (d, s50, s75) in PAPER_TABLE3.items():
+        lines.append(f"| paper, MediSwift-{name} (PubMedQA) | {d} | {s50} | {s75} | {s50 - d:+.1f} | {s75 - d:+.1f} |")
+    arms = summary["arms"]
+    pct = lambda e: f"{100 * e['accuracy']['mean']:.1f} ± {100 * e['accuracy']['std']:.1f}"  # noqa: E731
+    diff = lambda e: f"{100 * e['accuracy_minus_dense']['mean']:+.1f} [{100 * e['accuracy_minus_dense']['ci95'][0]:+.1f}, {100 * e['accuracy_minus_dense']['ci95'][1]:+.1f}]"  # noqa: E731
+    lines.append(f"| ours, closed-book synthetic (mean ± std, 95% CI) | {pct(arms['dense'])} | {pct(arms['s50'])} | {pct(arms['s75'])} "
+                 f"| {diff(arms['s50'])} | {diff(arms['s75'])} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def verdict(summary: dict) -> list[str]:
+    """What the numbers show, sentence by sentence (every clause follows from an interval or a test)."""
+    rec, arms = summary["recovery"]["s75"], summary["arms"]
+    gap, acc, tost = rec["probe_gap"]["probe_p_correct"], rec["accuracy_gap"], arms["s75"]["tost_vs_dense"]
+    out = []
+    if excludes_zero(gap) and gap["mean"] < 0:
+        out.append(f"Before fine-tuning the 75% start knows less than dense: probe p(correct) gap {ci(gap)}.")
+    else:
+        out.append(f"Before fine-tuning no probe gap at 75% was measured: {ci(gap)} (the interval contains 0 or favours 75%).")
+    if excludes_zero(acc):
+        out.append(f"After dense fine-tuning the 75% start's accuracy differs from dense: {ci(acc)}.")
+    else:
+        out.append(f"After dense fine-tuning the accuracy difference 75% − dense is {ci(acc)}: its interval contains 0.")
+    out.append(f"Equivalence within ±{tost['margin']:.2f} (TOST): {'shown' if tost['equivalent'] else 'not shown'} (p = {tost['p']:.3f}).")
+    share = rec["share"]
+    interval = "unbounded (the probe gap is not clearly away from 0)" if share["ci95"] is None else f"[{share['ci95'][0]:+.2f}, {share['ci95'][1]:+.2f}]"
+    out.append(f"Share of the argmax probe gap recovered by fine-tuning: {share['share']:+.2f}, Fieller 95% interval {interval}.")
+    return out
 
 
 def to_json(results: dict[str, Any]) -> str:
