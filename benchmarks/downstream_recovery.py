@@ -8,7 +8,7 @@ fine-tuning; lr chosen on dev per start, 3 fine-tuning seeds), plus three ablati
 (sparse fine-tuning, n = 0, revived weights random). See mediswift_np/recovery.py.
 
     python benchmarks/downstream_recovery.py                      # 5 seeds, narrow regime
-    python benchmarks/downstream_recovery.py --seeds 1            # seed 0's rows only
+    python benchmarks/downstream_recovery.py --seeds 1 --out /tmp/seed0   # seed 0's rows, to compare with the committed JSON
     python benchmarks/downstream_recovery.py --seed-ids 0,3,4 &   # two processes share the seeds ...
     python benchmarks/downstream_recovery.py --seed-ids 1,2
     python benchmarks/downstream_recovery.py                      # ... then collect (all reused)
@@ -82,7 +82,7 @@ def report(results: dict, pilot: dict | None) -> str:
     lrs = ", ".join(f"{k}: {v:g}" for k, v in r["lr"].items())
     lines = ["# Downstream recovery at classroom scale (paper Sec. 2.2, Table 3, Fig. 1)", "",
              f"Regime: {r['n_embd']}-wide, 4-layer models, {r['steps']} pre-training steps of 8 × 128 tokens on the closed-book "
-             f"corpus (24 profiles of each of the 360 drugs + 300 abstracts), peak lr per sparsity ({lrs}), {results['seeds']} "
+             f"corpus ({results['pretrain']['profiles']} profiles of each of the 360 drugs + {results['pretrain']['n_docs']} abstracts), peak lr per sparsity ({lrs}), {results['seeds']} "
              f"pre-training seeds. Fine-tuning: dense, n = 9, {ft['n_train']} / {ft['n_val']} / {ft['n_test']} questions with the "
              f"test label mix, {ft['epochs']} epochs (best dev epoch kept), lr chosen on dev per start from {list(ft['grid_lrs'])}, "
              f"{ft['seeds']} fine-tuning seeds averaged; ablations on the first {results['summary']['arms'].get('s75-sparse-ft', {}).get('seeds', 0)} "

@@ -77,7 +77,7 @@ def graded_scores(scores: np.ndarray, truth: np.ndarray) -> dict[str, np.ndarray
             "margin": scores[rows, truth] - wrong.max(axis=1)}  # fmt: skip
 
 
-def graded_probe(directory: Path, seed: int) -> dict[str, Any]:
+def graded_probe(directory: Path, seed: int, capacity: bool = True) -> dict[str, Any]:
     """What a start knows before fine-tuning, graded: for the seed's 108 test drugs and for all
     360 catalogue drugs (capacity), per probe wording, the share of drugs whose true outcome
     scores highest, the mean probability mass on it and the mean log-odds margin; per test
@@ -88,8 +88,8 @@ def graded_probe(directory: Path, seed: int) -> dict[str, Any]:
     """
     model, tok, _ = checkpoint.load_model(directory)
     model.eval()
-    drugs = list(default_world().catalogue)
     test_names = {d.name for d in split_catalogue(default_world(), seed)["test"]}
+    drugs = [d for d in default_world().catalogue if capacity or d.name in test_names]  # capacity=False: the test drugs only
     is_test = np.array([d.name in test_names for d in drugs])
     truth = np.array([OUTCOMES.index(d.outcome) for d in drugs])
     out: dict[str, Any] = {"per_drug": {"name": [d.name for d in drugs if d.name in test_names],
@@ -101,7 +101,7 @@ def graded_probe(directory: Path, seed: int) -> dict[str, Any]:
             neutral = [pair for drug in drugs for pair in probe_sentences(probe, drug, name="the drug")]
             scores = scores - continuation_logprobs(model, tok, neutral).reshape(len(drugs), len(OUTCOMES))
         graded = graded_scores(scores, truth)
-        for part, keep in (("test", is_test), ("all", np.ones_like(is_test))):
+        for part, keep in (("test", is_test), ("all", np.ones_like(is_test)))[: 2 if capacity else 1]:
             out[f"{part}_{probe}"] = {k: float(v[keep].mean()) for k, v in graded.items()}
         out["per_drug"][probe] = {k: [round(float(x), 4) for x in v[is_test]] for k, v in graded.items()}
     return out

@@ -68,7 +68,7 @@ REGIMES = {
 # The ablations take the lr chosen for their 75% start (no grid of their own); they and the
 # no-pre-training start run on the first FEW_SEEDS pre-training seeds (compute).
 FINETUNE = dict(task="pubmedqa", synthetic_evidence="knowledge", n_train=270, n_val=45, n_test=216, epochs=8, patience=8,
-                batch_size=16, grid_lrs=(1e-3, 3e-3), seeds=3)  # fmt: skip
+                batch_size=16, grid_lrs=(3e-3, 1e-2), seeds=3)  # fmt: skip
 FEW_SEEDS = 3
 
 
