@@ -7,18 +7,31 @@ lift accuracy above the majority class.
 
 For every seed (which fixes the corpus, the initialisation, the masks, the data order
 and the drug split), one pre-training run per sparsity on the same tokens, and one
-"start" without pre-training (the initialised model, ``pretrain --steps 0``). Each start
-is fine-tuned the paper's way -- dense (masks removed, reactivated weights from 0) with
-a soft prompt of n = 9 -- and the 75% start also in three ablations:
+"start" without pre-training (the initialised model, ``pretrain --steps 0``), in a
+*regime* (:data:`REGIMES`: width, steps, lr per sparsity) -- "narrow" (32 wide, the
+candidate the pilot, benchmarks/recovery_pilot.py, examined with an lr sweep), or
+"saturated" (64 wide), where every start knows nearly every fact.
+
+Before fine-tuning, :func:`graded_probe` measures what each start knows: for every drug,
+the probability mass and the log-odds margin on its true trial outcome among the three
+outcome continuations, in the corpus' wording and in a paraphrase the corpus never
+contains, on the seed's test drugs and on all 360 catalogue drugs (capacity).
+
+Each start is fine-tuned the paper's way (App. A.2): dense (masks removed, reactivated
+weights from 0) with a soft prompt of n = 9, the learning rate chosen per start on dev
+from :data:`FINETUNE`'s grid, then 3 fine-tuning seeds averaged; and the 75% start also
+in three ablations:
 
     sparse-ft      masks kept during fine-tuning (SPDF's sparse arm; Sec. 2.2.1)
     no-prompt      n = 0: plain dense fine-tuning (Sec. 2.2.2)
     random-revived reactivated weights start from a random initialisation, not 0
 
-Reported per arm: accuracy and macro-F1 (mean ± sample std over seeds), the paired
-difference to the dense start with a 95% t-interval, and training FLOPs (pre-training
-analytic + fine-tuning counted). Pre-trained checkpoints are kept in the work folder and
-reused when the experiment is run again.
+Reported per arm: accuracy and macro-F1 (mean ± sample std over pre-training seeds),
+paired differences to dense with 95% t-intervals, a TOST equivalence test at ±0.03, the
+recovered share of the probe gap with Fieller's interval, accuracy on the drugs the
+start's probe got wrong vs right, the count of runs stuck at the majority class, and
+training FLOPs (pre-training analytic + fine-tuning counted). Checkpoints and fine-tuning
+results are kept in the work folder and reused when the experiment is run again.
 
 Does not handle: HoC (its labels follow from cue words in the sentence, so it cannot
 show what pre-training knows), several processes.
@@ -28,7 +41,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,20 +48,28 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import checkpoint
-from .autograd import no_grad
-from .data.closed_book import OUTCOME_FIRST, split_catalogue
-from .data.world import OUTCOMES, default_world
+from .data.synthetic_tasks import synthetic_pubmedqa_splits
 from .finetune import FinetuneConfig, finetune
-from .functional import log_softmax
+from .knowledge_probe import PROBES, graded_probe, knowledge_probe, probe_sentences  # noqa: F401  (the experiment's API)
+from .stats import fieller_ratio, paired_difference, recovery_share, t_quantile_975, tost  # noqa: F401  (findings.py uses paired_difference)
 from .tasks.evaluation import mean_std
 from .pretrain import PretrainConfig, train
 
 # What the closed-book experiment pre-trains on: a corpus where the 360 catalogue drugs'
-# profiles outweigh the abstracts, long enough for the facts to be learned (see the README).
-PRETRAIN = dict(profiles=24, n_docs=300, merges=2000, steps=1000, batch_size=8, lr=5e-3)
-FINETUNE = dict(task="pubmedqa", synthetic_evidence="knowledge", n_train=400, n_val=48, n_test=300,
-                epochs=8, patience=3, seeds=1)  # fmt: skip
+# profiles outweigh the abstracts (24 profiles each), the tiny preset's 4 layers.
+PRETRAIN = dict(profiles=24, n_docs=300, merges=2000, batch_size=8, eval_every=0)
+# Width, steps and peak lr per start ("0" = dense; "none" uses dense's config at 0 steps).
+REGIMES = {
+    "narrow": dict(n_embd=32, steps=1000, lr={"0": 2e-2, "0.5": 2e-2, "0.75": 2e-2}),  # the sweep's best per sparsity
+    "saturated": dict(n_embd=64, steps=1000, lr={"0": 5e-3, "0.5": 5e-3, "0.75": 5e-3}),
+}
+# App. A.2's protocol at this scale: lr chosen on dev per start (FT seed 0), 3 FT seeds at
+# the chosen point; no early stop before the budget ends (the best dev epoch is kept).
+# The ablations take the lr chosen for their 75% start (no grid of their own); they and the
+# no-pre-training start run on the first FEW_SEEDS pre-training seeds (compute).
+FINETUNE = dict(task="pubmedqa", synthetic_evidence="knowledge", n_train=270, n_val=45, n_test=216, epochs=8, patience=8,
+                batch_size=16, grid_lrs=(3e-3, 1e-2), seeds=3)  # fmt: skip
+FEW_SEEDS = 3
 
 
 @dataclass(frozen=True)
@@ -75,175 +95,210 @@ ABLATIONS = {"s75-sparse-ft": "(a) sparse vs dense fine-tuning", "s75-no-prompt"
              "s75-random-revived": "(c) revived weights random vs 0"}  # fmt: skip
 
 
-def t_quantile_975(dof: int) -> float:
-    """The 0.975 quantile of Student's t with ``dof`` degrees of freedom (scipy.stats)."""
-    from scipy.stats import t
-
-    return float(t.ppf(0.975, dof))
+def run_dir(work: Path, config: dict) -> Path:
+    """Where the pre-training run of ``config`` lives (the pilot and the experiment share them)."""
+    return work / f"d{config.get('n_embd') or 128}-steps{config['steps']}-lr{config['lr']:g}-s{config['sparsity']:g}-seed{config['seed']}"
 
 
-def paired_difference(a: list[float], b: list[float]) -> dict[str, float]:
-    """Mean of a − b over paired seeds, its sample std, and the 95% t-interval of the mean.
-
-    Example:
-        >>> d = paired_difference([0.8, 0.7, 0.9], [0.5, 0.5, 0.6])
-        >>> round(d["mean"], 3), round(d["ci95"][0], 3), round(d["ci95"][1], 3)
-        (0.267, 0.123, 0.41)
-    """
-    diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
-    n = diff.size
-    mean = float(diff.mean())
-    std = float(diff.std(ddof=1)) if n > 1 else 0.0
-    half = t_quantile_975(n - 1) * std / math.sqrt(n) if n > 1 else math.inf
-    return {"mean": mean, "std": std, "ci95": [mean - half, mean + half], "n": n}
+SUMMARY_KEYS = ("final_loss", "initial_loss", "flops_analytic", "flops_sparse_equivalent", "flops_executed",
+                "active_params_with_embeddings", "wall_seconds", "steps")  # fmt: skip
 
 
-def knowledge_probe(directory: Path, seed: int) -> float:
-    """What a pre-trained model knows *before* fine-tuning: the share of the seed's test drugs
-    whose trial outcome it prefers as a continuation.
-
-    For each test drug the model scores ``In {disease}, {drug}`` followed by each outcome's
-    first wording in the profiles (``lowered`` / ``did not lower`` / ``had mixed effects``),
-    summing the log-probabilities of the continuation's tokens, and picks the highest.
-    An untrained model prefers the one-token ``lowered`` and so scores the share of
-    ``reduced`` drugs, 5/9.
-    """
-    model, tok, _ = checkpoint.load_model(directory)
-    model.eval()
-    options = [OUTCOME_FIRST[o][0].split("{x}")[1].split(" {m}")[0] for o in OUTCOMES]  # " lowered", " did not lower", ...
-    drugs = split_catalogue(default_world(), seed)["test"]
-    prefixes = [tok.encode(f"In {drug.disease}, {drug.name}") for drug in drugs]
-    seqs = [p + tok.encode(option.strip()) for p in prefixes for option in options]  # every drug × every option, one batch
-    x = np.zeros((len(seqs), max(map(len, seqs))), dtype=np.int64)
-    for i, ids in enumerate(seqs):
-        x[i, : len(ids)] = ids
-    with no_grad():
-        logits, _ = model(x)  # (n·3, T, V)
-        logp = log_softmax(logits).data
-    scores = np.array([sum(logp[i, t - 1, ids[t]] for t in range(len(prefixes[i // len(options)]), len(ids))) for i, ids in enumerate(seqs)])
-    chosen = scores.reshape(len(drugs), len(options)).argmax(axis=1)
-    correct = sum(OUTCOMES[int(k)] == drug.outcome for k, drug in zip(chosen, drugs))
-    return correct / len(drugs)
-
-
-def start_dir(work: Path, start: str, seed: int, steps: int | None = None) -> Path:
-    """Where a start's checkpoint lives (``steps`` for the points of the budget curve)."""
-    return work / (f"pretrain-{start}-seed{seed}" if steps is None else f"pretrain-{start}-steps{steps}-seed{seed}")
-
-
-def pretrain_start(work: Path, start: str, seed: int, pretrain: dict, progress: bool, steps: int | None = None) -> dict[str, Any]:
-    """The checkpoint of one start (pre-trained once, then reused), its summary and its knowledge probe."""
-    out = start_dir(work, start, seed, steps)
+def pretrained(out: Path, config: dict, progress: bool = False) -> dict[str, Any]:
+    """Pre-train ``config`` (PretrainConfig fields) into ``out`` once and probe it once
+    (:func:`graded_probe`); its summary and probes. A folder holding another config is an error."""
+    stored = out / "run_config.json"
+    if stored.is_file() and json.loads(stored.read_text()) != json.loads(json.dumps(config)):
+        raise ValueError(f"{out} holds a run of another config; use another work folder")
     if not (out / "summary.json").is_file():
-        sparsity = 0.0 if start == "none" else float(start)
-        n = 0 if start == "none" else (steps or pretrain["steps"])
-        summary = train(PretrainConfig(**{**pretrain, "sparsity": sparsity, "steps": n, "seed": seed}), out, progress=progress)
+        summary = train(PretrainConfig(**config), out, progress=progress)
         (out / "summary.json").write_text(json.dumps(summary))
-    if not (out / "probe.json").is_file():
-        (out / "probe.json").write_text(json.dumps({"knowledge_probe": knowledge_probe(out, seed)}))
-    keys = ("final_loss", "initial_loss", "flops_analytic", "flops_sparse_equivalent", "flops_executed", "active_params_with_embeddings",
-            "wall_seconds", "steps")
-    row = {k: v for k, v in json.loads((out / "summary.json").read_text()).items() if k in keys}
-    return {**row, **json.loads((out / "probe.json").read_text())}
+        stored.write_text(json.dumps(config))
+    if not (out / "graded_probe.json").is_file():
+        (out / "graded_probe.json").write_text(json.dumps(graded_probe(out, config["seed"])))
+    row = {k: v for k, v in json.loads((out / "summary.json").read_text()).items() if k in SUMMARY_KEYS}
+    probe = json.loads((out / "graded_probe.json").read_text())
+    return {**row, "lr": config["lr"], "knowledge_probe": probe["test_corpus"]["right"], "probe": probe}
 
 
-def finetune_arm(work: Path, arm: Arm, seed: int, finetune_kw: dict, progress: bool, steps: int | None = None) -> dict[str, Any]:
-    """Fine-tune one arm from its start (the result is kept in the work folder and reused)."""
-    init = start_dir(work, arm.start, seed, steps)
+def start_config(regime: dict, start: str, seed: int, pretrain: dict | None = None) -> dict:
+    """The pre-training config of one start in one regime (``none``: 0 steps, the initialised model)."""
+    lr = regime["lr"]["0" if start == "none" else start]
+    steps = 0 if start == "none" else regime["steps"]
+    return {**(pretrain or PRETRAIN), "n_embd": regime["n_embd"], "steps": steps, "lr": lr, "sparsity": 0.0 if start == "none" else float(start), "seed": seed}
+
+
+def test_questions(finetune_kw: dict, seed: int) -> dict[str, tuple[str, str]]:
+    """PMID -> (answer, drug) of the closed-book test split fine-tuning is scored on."""
+    sizes = (finetune_kw["n_train"], finetune_kw["n_val"], finetune_kw["n_test"])
+    test = synthetic_pubmedqa_splits(sizes, seed, evidence="knowledge")[2]
+    return {pmid: (r["final_decision"], r["MESHES"][2].lower()) for pmid, r in test.items()}
+
+
+def majority_share(predictions: list[str], majority: str) -> float:
+    """The share of a run's test answers that are the majority class."""
+    return float(np.mean([p == majority for p in predictions]))
+
+
+def finetune_arm(work: Path, arm: Arm, init: Path, seed: int, finetune_kw: dict, progress: bool = False) -> dict[str, Any]:
+    """Fine-tune one arm from its start the paper's way (grid on dev with FT seed 0, then
+    ``seeds`` FT seeds at the chosen point; App. A.2); kept in the work folder and reused."""
     cfg = FinetuneConfig(**{**finetune_kw, **arm.finetune, "init": str(init), "seed": seed})
-    done = work / (f"finetune-{arm.name}-seed{seed}.json" if steps is None else f"finetune-{arm.name}-steps{steps}-seed{seed}.json")
+    done = work / f"ft-{arm.name}-{init.name}.json"
     if done.is_file() and json.loads(done.read_text())["config"] == json.loads(json.dumps(dataclasses.asdict(cfg))):
         return json.loads(done.read_text())["row"]
     t0 = time.perf_counter()
     ft = finetune(cfg.validate(), None, progress=progress)
-    row = {k: ft[k] for k in ("accuracy", "macro_f1", "majority_accuracy", "majority_macro_f1", "unparseable", "finetune_flops_counted",
-                              "reactivated_weights", "confusion_matrix", "epochs_run", "best_epochs", "context_length")}  # fmt: skip
+    gold = test_questions(finetune_kw, seed)
+    assert set(ft["test_keys"]) == set(gold), "the test split is not the one fine-tuning used"
+    right = np.array([[pred == gold[k][0] for k, pred in zip(ft["test_keys"], preds)] for preds in ft["predictions_per_seed"]], dtype=float)
+    drugs = np.array([gold[k][1] for k in ft["test_keys"]])
+    per_drug = {str(d): round(float(right[:, drugs == d].mean()), 4) for d in sorted(set(drugs))}
+    row = {k: ft[k] for k in ("accuracy", "accuracy_per_seed", "macro_f1", "macro_f1_per_seed", "majority_label", "majority_accuracy",
+                              "majority_macro_f1", "unparseable", "finetune_flops_counted", "reactivated_weights", "lr", "batch_size",
+                              "grid", "history_per_seed", "epochs_run", "best_epochs", "context_length")}  # fmt: skip
+    row["majority_share_per_seed"] = [majority_share(p, ft["majority_label"]) for p in ft["predictions_per_seed"]]
+    row["per_drug_accuracy"] = per_drug
     row["wall_seconds"] = round(time.perf_counter() - t0, 1)
     done.write_text(json.dumps({"config": dataclasses.asdict(cfg), "row": row}))
     return row
 
 
-def run(seeds: int = 5, work: Path = Path("runs/recovery"), arms: tuple[Arm, ...] = ARMS, pretrain: dict | None = None,
+def run(seeds: int = 5, work: Path = Path("runs/recovery"), arms: tuple[Arm, ...] = ARMS, regime: dict | None = None,
         finetune_kw: dict | None = None, progress: bool = False, log: Callable[[str], None] = print,
-        curve_steps: tuple[int, ...] = (), curve_seeds: int = 2) -> dict[str, Any]:  # fmt: skip
-    """Pre-train every start for every seed, fine-tune every arm (and the budget curve's points,
-    if ``curve_steps`` are given); the results as one JSON-able dict."""
-    pretrain = {**PRETRAIN, **(pretrain or {})}
+        pretrain: dict | None = None, seed_ids: list[int] | None = None, few_seeds: int = FEW_SEEDS) -> dict[str, Any]:  # fmt: skip
+    """Pre-train every start of ``regime`` for every seed, fine-tune every arm; one JSON-able dict
+    (``pretrain`` replaces :data:`PRETRAIN`, the corpus and batch, e.g. for a miniature run)."""
+    pretrain = pretrain or PRETRAIN
+    regime = regime or REGIMES["narrow"]
     finetune_kw = {**FINETUNE, **(finetune_kw or {})}
     work.mkdir(parents=True, exist_ok=True)
     start_time = time.perf_counter()
-    results: dict[str, Any] = {"pretrain": pretrain, "finetune": finetune_kw, "seeds": seeds, "arms": {}, "starts": {}}
-    for seed in range(seeds):
+    results: dict[str, Any] = {"regime": regime, "pretrain": pretrain, "finetune": finetune_kw, "seeds": seeds, "arms": {}, "starts": {}}
+    for seed in range(seeds) if seed_ids is None else seed_ids:
+        dirs = {}
         for start in sorted({a.start for a in arms}, key=lambda s: -1.0 if s == "none" else float(s)):
-            row = pretrain_start(work, start, seed, pretrain, progress)
+            config = start_config(regime, start, seed, pretrain)
+            dirs[start] = run_dir(work, config)
+            row = pretrained(dirs[start], config, progress)
             results["starts"].setdefault(start, []).append(row)
-            log(f"seed {seed}: start {start}: validation loss {row['final_loss']:.3f}, knows {row['knowledge_probe']:.2f} of the test "
-                f"drugs' outcomes before fine-tuning ({row['wall_seconds']:.0f} s)")  # fmt: skip
+            p = row["probe"]["test_corpus"]
+            log(f"seed {seed}: start {start}: validation loss {row['final_loss']:.3f}, probe p(correct) {p['p_correct']:.3f}, "
+                f"argmax {p['right']:.3f} ({row['wall_seconds']:.0f} s)")  # fmt: skip
         for arm in arms:
-            row = finetune_arm(work, arm, seed, finetune_kw, progress)
+            kw = finetune_kw
+            if (arm.name in ABLATIONS or arm.name == "none") and seed >= few_seeds:
+                continue
+            if arm.name in ABLATIONS:
+                kw = {**finetune_kw, "grid_lrs": (results["arms"]["s75"][-1]["lr"],)}  # the 75% start's chosen lr
+            row = finetune_arm(work, arm, dirs[arm.start], seed, kw, progress)
             results["arms"].setdefault(arm.name, []).append(row)
-            log(f"seed {seed}: {arm.name}: accuracy {row['accuracy']:.3f}, macro-F1 {row['macro_f1']:.3f} ({row['wall_seconds']:.0f} s)")
-    if curve_steps:
-        results["curve"] = budget_curve(work, curve_seeds, curve_steps, pretrain, finetune_kw, progress, log)
-    results["summary"] = summarize(results, arms)
+            log(f"seed {seed}: {arm.name}: accuracy {row['accuracy']:.3f} (FT seeds {', '.join(f'{a:.3f}' for a in row['accuracy_per_seed'])}), "
+                f"lr {row['lr']:g} ({row['wall_seconds']:.0f} s)")  # fmt: skip
+    results["summary"] = summarize(results, arms) if seed_ids is None else {}  # a subset only fills the work folder
     results["wall_seconds"] = round(time.perf_counter() - start_time, 1)  # this call (reused runs cost ~0)
     stages = [*results["starts"].values(), *results["arms"].values()]
     results["compute_seconds"] = round(sum(r["wall_seconds"] for rows in stages for r in rows), 1)  # every run, when it ran
     return results
 
 
-def budget_curve(work: Path, seeds: int, steps: tuple[int, ...], pretrain: dict, finetune_kw: dict, progress: bool,
-                 log: Callable[[str], None]) -> dict[str, Any]:  # fmt: skip
-    """Accuracy against pre-training budget: dense and 75% starts pre-trained for fewer steps
-    (same recipe and schedule shape), each fine-tuned the paper's way. Seeds 0 .. seeds-1."""
-    curve: dict[str, Any] = {}
-    for start in ("0", "0.75"):
-        arm = Arm("dense" if start == "0" else "s75", start)
-        for n in steps:
-            rows = []
-            for seed in range(seeds):
-                pre = pretrain_start(work, start, seed, pretrain, progress, steps=n)
-                ft = finetune_arm(work, arm, seed, finetune_kw, progress, steps=n)
-                rows.append({"seed": seed, "steps": n, "pretrain_flops_analytic": pre["flops_analytic"], "final_loss": pre["final_loss"],
-                             "knowledge_probe": pre["knowledge_probe"], "accuracy": ft["accuracy"], "macro_f1": ft["macro_f1"],
-                             "finetune_flops_counted": ft["finetune_flops_counted"]})  # fmt: skip
-                log(f"curve: start {start}, {n} steps, seed {seed}: knows {pre['knowledge_probe']:.2f}, accuracy {ft['accuracy']:.3f}")
-            curve.setdefault(start, []).append(rows)
-    return curve
+PROBE_STATS = {"probe_argmax": ("test_corpus", "right"), "probe_p_correct": ("test_corpus", "p_correct"),
+               "probe_margin": ("test_corpus", "margin"), "capacity_p_correct": ("all_corpus", "p_correct"),
+               "paraphrase_p_correct": ("test_paraphrase", "p_correct")}  # fmt: skip
+STUCK_SHARE, STUCK_PROBE = 0.95, 0.9  # a run "ends at the majority class" / "its start knows the facts"
+TOST_MARGIN = 0.03  # accuracy points within which "sparse reaches dense" would count as shown
+
+
+def per_seed(rows: list[dict], key: str) -> list[float]:
+    return [r[key] for r in rows]
+
+
+def probe_values(starts: list[dict], stat: str) -> list[float]:
+    part, name = PROBE_STATS[stat]
+    return [s["probe"][part][name] for s in starts]
+
+
+def drugs_wrong_vs_right(arm_rows: list[dict], starts: list[dict]) -> dict[str, Any]:
+    """Per seed, test accuracy after fine-tuning on the drugs the start's corpus probe got wrong
+    vs right (argmax), averaged over the drugs; mean ± std over seeds and the drug counts."""
+    wrong, right, n_wrong = [], [], []
+    for row, start in zip(arm_rows, starts):
+        pd = start["probe"]["per_drug"]
+        known = dict(zip(pd["name"], pd["corpus"]["right"]))
+        acc = row["per_drug_accuracy"]
+        w = [acc[d] for d in acc if known.get(d, 1.0) == 0.0]
+        r = [acc[d] for d in acc if known.get(d, 0.0) == 1.0]
+        n_wrong.append(len(w))
+        if w:
+            wrong.append(float(np.mean(w)))
+        right.append(float(np.mean(r)))
+    out = {"right": dict(zip(("mean", "std"), mean_std(right))), "wrong_drugs_per_seed": n_wrong}
+    out["wrong"] = dict(zip(("mean", "std"), mean_std(wrong))) if len(wrong) > 1 else None
+    return out
+
+
+def stuck_runs(results: dict[str, Any], arms: tuple[Arm, ...]) -> dict[str, Any]:
+    """Fine-tuning runs (FT seeds) whose test answers are ≥ 95% the majority class although
+    their start's argmax probe is ≥ 0.9: the count the issue asks to be 0."""
+    stuck, total = [], 0
+    for arm in arms:
+        for seed, (row, start) in enumerate(zip(results["arms"].get(arm.name, []), results["starts"][arm.start])):
+            for k, share in enumerate(row["majority_share_per_seed"]):
+                total += 1
+                if share >= STUCK_SHARE and start["knowledge_probe"] >= STUCK_PROBE:
+                    stuck.append({"arm": arm.name, "seed": seed, "ft_seed": k})
+    at_majority = sum(s >= STUCK_SHARE for rows in results["arms"].values() for r in rows for s in r["majority_share_per_seed"])
+    return {"count": len(stuck), "runs": stuck, "of": total, "at_majority_any_probe": at_majority}
 
 
 def summarize(results: dict[str, Any], arms: tuple[Arm, ...] = ARMS) -> dict[str, Any]:
-    """Mean ± std per arm, paired differences to the dense start (and for each ablation, to
-    the 75% dense-fine-tuning arm it changes), training FLOPs per arm."""
-    out: dict[str, Any] = {}
+    """Per arm: accuracy / macro-F1 (mean ± std over pre-training seeds of the mean over FT
+    seeds), paired differences to dense (and for each ablation, to the 75% arm it changes),
+    TOST against dense, FLOPs, the starts' losses and probes, per-drug accuracy; the recovery
+    share per sparsity; the stuck-run count."""
+    out: dict[str, Any] = {"arms": {}, "recovery": {}}
     by_name = {a.name: a for a in arms}
+    dense = results["arms"].get("dense")
     for name, rows in results["arms"].items():
         arm = by_name[name]
-        starts = results["starts"][arm.start]
-        entry: dict[str, Any] = {"label": arm.label, "start": arm.start}
+        starts = results["starts"][arm.start][: len(rows)]  # an ablation runs on the first seeds only
+        entry: dict[str, Any] = {"label": arm.label, "start": arm.start, "seeds": len(rows)}
         for key in ("accuracy", "macro_f1"):
-            values = [r[key] for r in rows]
-            mean, std = mean_std(values)
-            entry[key] = {"mean": mean, "std": std, "per_seed": values}
-            if "dense" in results["arms"] and name != "dense":
-                entry[f"{key}_minus_dense"] = paired_difference(values, [r[key] for r in results["arms"]["dense"]])
+            values = per_seed(rows, key)
+            entry[key] = {**dict(zip(("mean", "std"), mean_std(values))), "per_seed": values}
+            if dense and name != "dense":
+                entry[f"{key}_minus_dense"] = paired_difference(values, per_seed(dense, key)[: len(values)])  # seeds 0..
             if name in ABLATIONS and "s75" in results["arms"]:
-                entry[f"{key}_minus_s75"] = paired_difference(values, [r[key] for r in results["arms"]["s75"]])
+                entry[f"{key}_minus_s75"] = paired_difference(values, per_seed(results["arms"]["s75"], key)[: len(values)])  # seeds 0..
+        if dense and name in ("s50", "s75"):
+            entry["tost_vs_dense"] = tost(per_seed(rows, "accuracy"), per_seed(dense, "accuracy"), TOST_MARGIN)
         pre = float(np.mean([s["flops_analytic"] for s in starts]))
         fine = float(np.mean([r["finetune_flops_counted"] for r in rows]))
         entry["flops"] = {"pretrain_analytic": pre, "finetune_counted": fine, "total": pre + fine}
         entry["majority_accuracy"] = rows[0]["majority_accuracy"]
-        for key in ("final_loss", "knowledge_probe"):
-            values = [s[key] for s in starts if key in s]
-            if values:
-                mean, std = mean_std(values)
-                entry[f"pretrain_{key}"] = {"mean": mean, "std": std}
-        out[name] = entry
+        entry["chosen_lr"] = [r["lr"] for r in rows]
+        entry["pretrain_final_loss"] = dict(zip(("mean", "std"), mean_std(per_seed(starts, "final_loss"))))
+        for stat in PROBE_STATS:
+            entry[stat] = dict(zip(("mean", "std"), mean_std(probe_values(starts, stat))))
+        entry["per_drug"] = drugs_wrong_vs_right(rows, starts)
+        out["arms"][name] = entry
+    for name in ("s50", "s75"):
+        if dense and name in results["arms"]:
+            s0, s1 = results["starts"]["0"], results["starts"][by_name[name].start]
+            rows = results["arms"][name]
+            out["recovery"][name] = {
+                "probe_gap": {stat: paired_difference(probe_values(s1, stat), probe_values(s0, stat)) for stat in PROBE_STATS},
+                "loss_gap": paired_difference(per_seed(s1, "final_loss"), per_seed(s0, "final_loss")),
+                "accuracy_gap": paired_difference(per_seed(rows, "accuracy"), per_seed(dense, "accuracy")),
+                "share": recovery_share(probe_values(s0, "probe_argmax"), probe_values(s1, "probe_argmax"),
+                                        per_seed(dense, "accuracy"), per_seed(rows, "accuracy")),
+            }  # fmt: skip
+    out["stuck"] = stuck_runs(results, arms)
     return out
 
 
 def markdown(summary: dict[str, Any]) -> str:
-    """The Table 3 analog and the ablations as markdown tables."""
+    """The Table 3 analog, the recovery table and the ablations as markdown tables."""
 
     def ms(d):
         return f"{d['mean']:.3f} ± {d['std']:.3f}"
@@ -251,23 +306,91 @@ def markdown(summary: dict[str, Any]) -> str:
     def ci(d):
         return f"{d['mean']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]"
 
-    lines = ["| start (fine-tuned densely, n = 9) | pre-training val. loss | accuracy | macro-F1 | accuracy − dense [95% CI] "
-             "| macro-F1 − dense [95% CI] | training FLOPs |", "|---|---|---|---|---|---|---:|"]  # fmt: skip
+    arms = summary["arms"]
+    lines = ["| start (fine-tuned densely, n = 9) | pre-training val. loss | probe p(correct) | probe argmax | accuracy | macro-F1 "
+             "| accuracy − dense [95% CI] | training FLOPs |", "|---|---|---|---|---|---|---|---:|"]  # fmt: skip
     for name in ("none", "dense", "s50", "s75"):
-        if name in summary:
-            e = summary[name]
-            loss = "—" if name == "none" else ms(e["pretrain_final_loss"])
-            diffs = [ci(e[f"{k}_minus_dense"]) if f"{k}_minus_dense" in e else "—" for k in ("accuracy", "macro_f1")]
-            lines.append(f"| {e['label']} | {loss} | {ms(e['accuracy'])} | {ms(e['macro_f1'])} | {diffs[0]} | {diffs[1]} | {e['flops']['total']:.3e} |")
-    if any(k in summary for k in ABLATIONS):
+        if name in arms:
+            e = arms[name]
+            diff = ci(e["accuracy_minus_dense"]) if "accuracy_minus_dense" in e else "—"
+            lines.append(f"| {e['label']} | {ms(e['pretrain_final_loss'])} | {ms(e['probe_p_correct'])} | {ms(e['probe_argmax'])} "
+                         f"| {ms(e['accuracy'])} | {ms(e['macro_f1'])} | {diff} | {e['flops']['total']:.3e} |")  # fmt: skip
+    if summary["recovery"]:
+        lines += ["", "| sparse − dense | val. loss gap [95% CI] | probe p(correct) gap | probe argmax gap | accuracy gap after FT "
+                  "| recovered share of the argmax gap [Fieller 95% CI] | TOST ±0.03 (p) |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+        for name, r in summary["recovery"].items():
+            share = r["share"]
+            interval = "unbounded" if share["ci95"] is None else f"[{share['ci95'][0]:+.2f}, {share['ci95'][1]:+.2f}]"
+            t = arms[name]["tost_vs_dense"]
+            lines.append(f"| {arms[name]['label']} | {ci(r['loss_gap'])} | {ci(r['probe_gap']['probe_p_correct'])} "
+                         f"| {ci(r['probe_gap']['probe_argmax'])} | {ci(r['accuracy_gap'])} | {share['share']:+.2f} {interval} "
+                         f"| {'shown' if t['equivalent'] else 'not shown'} ({t['p']:.3f}) |")  # fmt: skip
+    lines += ["", "| start | accuracy after FT on drugs its probe got right | on drugs it got wrong | wrong drugs per seed |", "|---|---|---|---|"]
+    for name in ("dense", "s50", "s75"):
+        if name in arms:
+            d = arms[name]["per_drug"]
+            wrong = ms(d["wrong"]) if d["wrong"] else "—"
+            lines.append(f"| {arms[name]['label']} | {ms(d['right'])} | {wrong} | {', '.join(map(str, d['wrong_drugs_per_seed']))} |")
+    if any(k in arms for k in ABLATIONS):
         lines += ["", "| ablation at 75% | accuracy | macro-F1 | accuracy − (75%, dense FT, n = 9) [95% CI] | macro-F1 − (same) [95% CI] |",
                   "|---|---|---|---|---|"]  # fmt: skip
         for name, title in ABLATIONS.items():
-            if name in summary:
-                e = summary[name]
+            if name in arms:
+                e = arms[name]
                 lines.append(f"| {title}: {e['label']} | {ms(e['accuracy'])} | {ms(e['macro_f1'])} | {ci(e['accuracy_minus_s75'])} "
                              f"| {ci(e['macro_f1_minus_s75'])} |")  # fmt: skip
+    st = summary["stuck"]
+    lines += ["", f"Runs ending at the majority class (≥ {STUCK_SHARE:.0%} majority answers) while their start's argmax probe is "
+              f"≥ {STUCK_PROBE}: {st['count']} of {st['of']} fine-tuning runs (at the majority whatever the probe: {st['at_majority_any_probe']})."]  # fmt: skip
     return "\n".join(lines)
+
+
+PAPER_TABLE3 = {"Med": (74.2, 73.8, 72.4), "Large": (75.1, 74.2, 73.4), "XL": (76.8, 76.3, 75.4)}  # PubMedQA accuracy %, dense / 50% / 75%
+
+
+def ci(d: dict) -> str:
+    return f"{d['mean']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]"
+
+
+def excludes_zero(d: dict) -> bool:
+    return d["ci95"][0] > 0 or d["ci95"][1] < 0
+
+
+def table3(summary: dict) -> str:
+    """The paper's Table 3 (PubMedQA accuracy, %) beside ours (closed-book accuracy, %, mean ± std)."""
+    lines = ["| model | dense | 50% sparse | 75% sparse | 50% − dense | 75% − dense |", "|---|---|---|---|---|---|"]
+    for name, (d, s50, s75) in PAPER_TABLE3.items():
+        lines.append(f"| paper, MediSwift-{name} (PubMedQA) | {d} | {s50} | {s75} | {s50 - d:+.1f} | {s75 - d:+.1f} |")
+    arms = summary["arms"]
+    pct = lambda e: f"{100 * e['accuracy']['mean']:.1f} ± {100 * e['accuracy']['std']:.1f}"  # noqa: E731
+    diff = lambda e: f"{100 * e['accuracy_minus_dense']['mean']:+.1f} [{100 * e['accuracy_minus_dense']['ci95'][0]:+.1f}, {100 * e['accuracy_minus_dense']['ci95'][1]:+.1f}]"  # noqa: E731
+    lines.append(f"| ours, closed-book synthetic (mean ± std, 95% CI) | {pct(arms['dense'])} | {pct(arms['s50'])} | {pct(arms['s75'])} "
+                 f"| {diff(arms['s50'])} | {diff(arms['s75'])} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def verdict(summary: dict) -> list[str]:
+    """What the numbers show, sentence by sentence (every clause follows from an interval or a test)."""
+    rec, arms = summary["recovery"]["s75"], summary["arms"]
+    gap, acc, tost = rec["probe_gap"]["probe_p_correct"], rec["accuracy_gap"], arms["s75"]["tost_vs_dense"]
+    out = []
+    if excludes_zero(gap) and gap["mean"] < 0:
+        out.append(f"Before fine-tuning the 75% start knows less than dense: probe p(correct) gap {ci(gap)}.")
+    else:
+        out.append(f"Before fine-tuning no probe gap at 75% was measured: {ci(gap)} (the interval contains 0 or favours 75%).")
+    if excludes_zero(acc):
+        out.append(f"After dense fine-tuning the 75% start's accuracy differs from dense: {ci(acc)}.")
+    else:
+        out.append(f"After dense fine-tuning the accuracy difference 75% − dense is {ci(acc)}: its interval contains 0.")
+    out.append(f"Equivalence within ±{tost['margin']:.2f} (TOST): {'shown' if tost['equivalent'] else 'not shown'} (p = {tost['p']:.3f}).")
+    share = rec["share"]
+    interval = "unbounded (the probe gap is not clearly away from 0)" if share["ci95"] is None else f"[{share['ci95'][0]:+.2f}, {share['ci95'][1]:+.2f}]"
+    out.append(f"Share of the argmax probe gap recovered by fine-tuning: {share['share']:+.2f}, Fieller 95% interval {interval}.")
+    no_gap = not (excludes_zero(gap) and gap["mean"] < 0)
+    out.append("The paper's Table 3 (sparse 0.4-1.8 points below dense after dense fine-tuning): "
+               + ("sparse within ±0.03 of dense is shown (TOST), as the paper finds." if tost["equivalent"] else
+                  "not reproduced: equivalence is not shown" + ("; nor was there a knowledge gap for fine-tuning to recover." if no_gap else ".")))  # fmt: skip
+    return out
 
 
 def to_json(results: dict[str, Any]) -> str:
@@ -278,15 +401,20 @@ MARKERS = {"none": "x", "dense": "o", "s50": "s", "s75": "^", "s75-sparse-ft": "
 
 
 def plot_accuracy_vs_flops(ax, results: dict[str, Any]) -> None:
-    """The Fig. 1 analog on a matplotlib ``ax``: accuracy (mean ± std over seeds) against
-    total training FLOPs, one marker per arm, and the majority class as a dashed line."""
-    summary = results["summary"]
-    for name, marker in MARKERS.items():
-        if name in summary:
-            e = summary[name]
-            ax.errorbar(e["flops"]["total"], e["accuracy"]["mean"], yerr=e["accuracy"]["std"], fmt=marker, capsize=3, label=e["label"])
-    ax.axhline(next(iter(summary.values()))["majority_accuracy"], color="grey", ls="--", lw=1, label="majority class")
+    """The Fig. 1 analog on a matplotlib ``ax``: each seed's accuracy (mean over its FT seeds)
+    against total training FLOPs, one marker per arm, a bar at each arm's mean, and the
+    majority class as a dashed line. Accuracy lies in [0, 1], and so does the axis."""
+    arms = results["summary"]["arms"]
+    for k, (name, marker) in enumerate(MARKERS.items()):
+        if name in arms:
+            e = arms[name]
+            x = e["flops"]["total"] * (1 + 0.015 * (k - 3))  # a small offset keeps overlapping arms apart
+            ax.scatter([x] * len(e["accuracy"]["per_seed"]), e["accuracy"]["per_seed"], marker=marker, s=22, alpha=0.75, label=e["label"])
+            ax.hlines(e["accuracy"]["mean"], x * 0.97, x * 1.03, color="k", lw=1)
+    ax.axhline(next(iter(arms.values()))["majority_accuracy"], color="grey", ls="--", lw=1, label="majority class")
+    ax.set_ylim(0, 1)
+    ax.set_xscale("log")
     ax.set_xlabel("training FLOPs (pre-training analytic + fine-tuning counted)")
     ax.set_ylabel("closed-book test accuracy")
-    ax.set_title(f"Downstream accuracy vs training FLOPs ({results['seeds']} seeds, mean ± std)")
+    ax.set_title(f"Accuracy vs training FLOPs ({results['seeds']} seeds; bar = mean)")
     ax.legend(fontsize=7, loc="lower right")

@@ -45,7 +45,7 @@ from sacremoses import MosesTokenizer
 
 from ..errors import UserError
 from ..fileio import atomic_write_json, atomic_write_text
-from .closed_book import SPLITS, split_catalogue
+from .closed_book import SPLIT_COUNTS, SPLITS, split_catalogue
 from .phrases import cap, effect_sentence, methods_sentence, pick, question_sentence, trial_methods
 from .world import HALLMARK_CUES, HALLMARKS, Drug, World, default_world
 
@@ -81,6 +81,8 @@ def fake_pmids(rng: np.random.Generator, n: int) -> list[str]:
 
 
 EVIDENCE = ("context", "knowledge")
+SPLIT_SHARES = {o: counts[-1] / sum(c[-1] for c in SPLIT_COUNTS.values()) for o, counts in SPLIT_COUNTS.items()}  # the test drugs' outcomes
+QUESTION_WORDINGS = 4  # distinct questions per drug (phrases.question_sentence)
 MAX_TRIES = 200  # redraws for a question (or HoC sentence) that another example already used
 
 
@@ -125,15 +127,40 @@ def _check_request(n: int, evidence: str) -> None:
         raise UserError(f"evidence must be one of {', '.join(EVIDENCE)}, got {evidence!r}")
 
 
-def _pubmedqa_records(rng: np.random.Generator, world: World, drugs: list[Drug], n: int, evidence: str,
-                      seen: set[str], pmids: list[str]) -> dict[str, dict]:  # fmt: skip
-    """``n`` records about ``drugs``, each drug asked about in turn (so about equally often),
-    questions not in ``seen``. The answers' shares are those of the drugs' outcomes."""
+def _asked_drugs(rng: np.random.Generator, drugs: list[Drug], n: int, shares: dict[str, float] | None) -> list[Drug]:
+    """The drug of each of ``n`` questions: each drug in turn (answer shares = the drugs' outcome
+    shares) or, with ``shares`` {outcome: share}, those answer shares, the drugs of each
+    outcome in turn. An outcome whose drugs have too few distinct questions
+    (:data:`QUESTION_WORDINGS` each) for its share gets all they have, and the other outcomes
+    share the rest in proportion."""
     order = [drugs[int(i)] for i in rng.permutation(len(drugs))]
+    if shares is None:
+        return [order[k % len(order)] for k in range(n)]
+    groups = {o: [d for d in order if d.outcome == o] for o in shares}
+    counts = dict(zip(shares, exact_counts(n, tuple(shares.values()))))
+    for o in sorted(shares, key=shares.get):  # the rarest outcome first: it runs out first
+        room = QUESTION_WORDINGS * len(groups[o])
+        if counts[o] > room:
+            rest = [k for k in shares if k != o and counts[k] < QUESTION_WORDINGS * len(groups[k])]
+            extra = exact_counts(counts[o] - room, tuple(shares[k] for k in rest))
+            counts[o] = room
+            for k, e in zip(rest, extra):
+                counts[k] += e
+    asked = [groups[o][k % len(groups[o])] for o in shares for k in range(counts[o])]
+    if len(asked) < n:
+        raise UserError(f"cannot write {n} distinct questions about {len(drugs)} drugs ({QUESTION_WORDINGS} wordings each); ask for fewer")
+    return asked
+
+
+def _pubmedqa_records(rng: np.random.Generator, world: World, drugs: list[Drug], n: int, evidence: str,
+                      seen: set[str], pmids: list[str], shares: dict[str, float] | None = None) -> dict[str, dict]:  # fmt: skip
+    """``n`` records about ``drugs``, each drug asked about in turn (so about equally often),
+    questions not in ``seen``. The answers' shares are those of the drugs' outcomes, or ``shares``."""
+    asked = _asked_drugs(rng, drugs, n, shares)
     records = {}
     for k, pmid in enumerate(pmids[:n]):
         for _ in range(MAX_TRIES):
-            record = pubmedqa_record(rng, world, order[k % len(order)], evidence)
+            record = pubmedqa_record(rng, world, asked[k], evidence)
             if record["QUESTION"] not in seen:
                 break
         else:
@@ -170,6 +197,8 @@ def synthetic_pubmedqa_splits(sizes: tuple[int, int, int], seed: int, evidence: 
 
     No question, PMID or drug occurs in two splits, so a test question asks about a
     drug that fine-tuning never saw; what the model knows of it came from pre-training.
+    Every split has the test split's answer mix (:data:`SPLIT_SHARES`: 5 : 3 : 1 yes/no/maybe,
+    PQA-L's), so train and dev do not teach or select for another label prior.
     """
     for n in sizes:
         _check_request(n, evidence)
@@ -180,7 +209,7 @@ def synthetic_pubmedqa_splits(sizes: tuple[int, int, int], seed: int, evidence: 
     seen: set[str] = set()
     parts, start = [], 0
     for name, n in zip(SPLITS, sizes):
-        parts.append(_pubmedqa_records(rng, world, drugs[name], n, evidence, seen, pmids[start : start + n]))
+        parts.append(_pubmedqa_records(rng, world, drugs[name], n, evidence, seen, pmids[start : start + n], SPLIT_SHARES))
         start += n
     return tuple(parts)
 

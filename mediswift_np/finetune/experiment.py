@@ -71,7 +71,7 @@ def finetune(cfg: FinetuneConfig, out: Path | None = None, progress: bool = True
         val_fraction=cfg.val_fraction, max_train=cfg.max_train or None, max_val=cfg.max_val or None, max_test=cfg.max_test or None,
     )  # fmt: skip
     grid = [run_seed(cfg, init, stages, b, lr, 0, progress) for b, lr in cfg.grid_points()]
-    grid_scores = [{"batch_size": r["batch_size"], "lr": r["lr"], "val_score": r["val_score"]} for r in grid]
+    grid_scores = [{"batch_size": r["batch_size"], "lr": r["lr"], "val_score": r["val_score"], "history": r["stages"][-1]["history"]} for r in grid]
     chosen = max(grid, key=lambda r: r["val_score"])  # first best on ties (grid order)
     runs = [chosen] + [run_seed(cfg, init, stages, chosen["batch_size"], chosen["lr"], s, progress) for s in range(1, cfg.seeds)]
 
@@ -100,6 +100,8 @@ def finetune(cfg: FinetuneConfig, out: Path | None = None, progress: bool = True
         "finetune_flops_executed": sum(s["flops_executed"] for r in grid + runs[1:] for s in r["stages"]),  # = counted once densified
         "stages": [st.description for st in stages], "saved_seed": best["seed"],
         "prompt_change": [r["prompt_change"] for r in runs],  # ‖P_end − P_start‖ / ‖P_start‖ per seed
+        "history_per_seed": [r["stages"][-1]["history"] for r in runs],  # last stage: per epoch train/val loss, val score
+        "test_keys": [ex.key for ex in stages[-1].test], "predictions_per_seed": [list(r["test"]["predictions"]) for r in runs],
     })  # fmt: skip
     if cfg.task == "pubmedqa":
         summary["confusion_matrix"] = best["test"]["confusion_matrix"]  # rows: truth yes/no/maybe; columns: prediction
@@ -114,7 +116,7 @@ def finetune(cfg: FinetuneConfig, out: Path | None = None, progress: bool = True
                 pubmedqa.write_predictions(out / f"test_predictions_seed{r['seed']}.json", dict(zip([ex.key for ex in test], r["test"]["predictions"])))
             else:
                 hoc.write_predictions(out / f"test_predictions_seed{r['seed']}.txt", r["test"]["predictions"])
-        save_finetuned(out, best, cfg, init[2], {k: v for k, v in summary.items() if k not in ("grid",)})
+        save_finetuned(out, best, cfg, init[2], {k: v for k, v in summary.items() if k not in ("grid", "test_keys", "predictions_per_seed")})
         summary["checkpoint"] = str(out)
     summary["wall_seconds"] = round(time.perf_counter() - start, 3)
     return summary

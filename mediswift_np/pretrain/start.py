@@ -59,6 +59,27 @@ def load_texts(cfg: PretrainConfig) -> list[str]:
     return docs
 
 
+# Fresh runs of one process on the same corpus and merges (the sparsities and widths of one
+# seed in recovery.py) share the tokenizer and the stream: both follow from (texts, merges).
+_TOKENIZED: dict[str, tuple[Tokenizer, np.ndarray]] = {}
+_TOKENIZED_KEEP = 4
+
+
+def tokenize_fresh(texts: list[str], merges: int, progress: bool) -> tuple[Tokenizer, np.ndarray]:
+    """The tokenizer trained on ``texts`` (Sec. 3.1) and their id stream, memoised in this process."""
+    digest = hashlib.sha256()
+    for text in texts:
+        digest.update(text.encode("utf-8") + b"\0")
+    key = f"{digest.hexdigest()}-{merges}"
+    if key not in _TOKENIZED:
+        tokenizer = Tokenizer.train(texts, merges, progress=progress)
+        _TOKENIZED[key] = (tokenizer, token_stream(texts, tokenizer, progress=progress))
+        while len(_TOKENIZED) > _TOKENIZED_KEEP:
+            _TOKENIZED.pop(next(iter(_TOKENIZED)))
+    tokenizer, stream = _TOKENIZED[key]
+    return tokenizer, stream.copy()
+
+
 def corpus_sha256(cfg: PretrainConfig) -> dict[str, str]:
     """The SHA-256 of each real corpus file, by the name the run was given ({} for the synthetic corpus)."""
     return {path: checkpoint.sha256_file(path) for path in cfg.corpus}
@@ -77,8 +98,9 @@ def start_run(cfg: PretrainConfig, resume: Path | None, progress: bool) -> Run:
         check_corpus(state.get("corpus_sha256", {}), hashes, resume)
     texts = load_texts(cfg)
     if resume is None:
-        tokenizer = Tokenizer.train(texts, cfg.merges, progress=progress)
-    stream = token_stream(texts, tokenizer, progress=progress)
+        tokenizer, stream = tokenize_fresh(texts, cfg.merges, progress)
+    else:
+        stream = token_stream(texts, tokenizer, progress=progress)
     if resume is not None:
         check_stream(stream_sha256(stream), state.get("token_stream_sha256"), resume, cfg)
     train_ids, val_ids = train_val_split(stream, cfg.val_fraction, tokenizer.eos_id)
