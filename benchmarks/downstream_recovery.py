@@ -29,7 +29,7 @@ import platform
 import sys
 from pathlib import Path
 
-from mediswift_np import recovery
+from mediswift_np import recovery, recovery_report
 from mediswift_np.tasks.evaluation import mean_std
 
 sys.path.insert(0, str(Path(__file__).parent))  # recovery_pilot's table, beside this script
@@ -42,7 +42,7 @@ def plot(results: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    recovery.plot_accuracy_vs_flops(ax, results)
+    recovery_report.plot_accuracy_vs_flops(ax, results)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -87,9 +87,9 @@ def report(results: dict, pilot: dict | None) -> str:
              f"test label mix, {ft['epochs']} epochs (best dev epoch kept), lr chosen on dev per start from {list(ft['grid_lrs'])}, "
              f"{ft['seeds']} fine-tuning seeds averaged; ablations on the first {results['summary']['arms'].get('s75-sparse-ft', {}).get('seeds', 0)} "
              "seeds with the 75% start's chosen lr. Intervals are paired 95% t-intervals over pre-training seeds.", "",
-             "## The paper's Table 3 beside ours", "", recovery.table3(results["summary"]), "",
-             "## Results", "", recovery.markdown(results["summary"]), "", "## What the numbers show", ""]  # fmt: skip
-    lines += [f"- {v}" for v in recovery.verdict(results["summary"])]
+             "## The paper's Table 3 beside ours", "", recovery_report.table3(results["summary"]), "",
+             "## Results", "", recovery_report.markdown(results["summary"]), "", "## What the numbers show", ""]  # fmt: skip
+    lines += [f"- {v}" for v in recovery_report.verdict(results["summary"])]
     if "saturated_previous_protocol" in results:
         sat = results["saturated_previous_protocol"]
         lines += ["", f"## Saturated regime, previous protocol ({sat['seeds']} seeds: the \"lost nothing\" case)", "", sat["about"], "",
@@ -97,7 +97,7 @@ def report(results: dict, pilot: dict | None) -> str:
     if "saturated" in results:
         sat = results["saturated"]
         lines += ["", f"## Saturated regime ({sat['regime']['n_embd']}-wide, {sat['regime']['steps']} steps, {sat['seeds']} seeds: the \"lost nothing\" case)", "",
-                  recovery.markdown(sat["summary"])]  # fmt: skip
+                  recovery_report.markdown(sat["summary"])]  # fmt: skip
     if pilot is not None:
         import recovery_pilot
 
@@ -131,15 +131,15 @@ def main() -> None:
         results["saturated_previous_protocol"] = sat
     results["machine"] = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()}
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "downstream_recovery.json").write_text(recovery.to_json(results) + "\n")
+    (args.out / "downstream_recovery.json").write_text(recovery_report.to_json(results) + "\n")
     plot(results, args.out / "downstream_recovery.png")
     pilot_path = args.out / "recovery_pilot.json"
     pilot = json.loads(pilot_path.read_text()) if pilot_path.is_file() else None
     (args.out / "downstream_recovery.md").write_text(report(results, pilot))
     print()
-    print(recovery.markdown(results["summary"]))
+    print(recovery_report.markdown(results["summary"]))
     if "saturated" in results:
-        print("\nsaturated regime:\n" + recovery.markdown(results["saturated"]["summary"]))
+        print("\nsaturated regime:\n" + recovery_report.markdown(results["saturated"]["summary"]))
     print(f"\n{results['wall_seconds']:.0f} s now, {results['compute_seconds']:.0f} s for all runs when they ran; "
           f"results in {args.out / 'downstream_recovery.json'}")
     if args.json:

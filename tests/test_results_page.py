@@ -83,3 +83,27 @@ def test_dst_rows_are_quoted(sparsity):
         assert mean_std(r["val_loss"]) in row and mean_std(r["accuracy"]) in row
         if method != "static":
             assert paired(r["val_loss"], runs["static"]["val_loss"]) in row
+
+
+START = {"none": "none", "dense": "0", "s50": "0.5", "s75": "0.75", "s75-sparse-ft": "0.75", "s75-no-prompt": "0.75", "s75-random-revived": "0.75"}
+
+
+def test_recovery_numbers_are_quoted_from_the_seeds():
+    """Probes from each start's per-drug probe summary, accuracies from each arm's fine-tuning
+    seeds, gaps paired over pre-training seeds, the stuck count from the per-run majority shares."""
+    r = load("downstream_recovery.json")
+    readme = README.replace("\n  ", " ")
+    probe = {s: [start["probe"]["test_corpus"]["p_correct"] for start in r["starts"][s]] for s in ("0", "0.5", "0.75")}
+    acc = {a: [row["accuracy"] for row in r["arms"][a]] for a in ("dense", "s50", "s75")}
+    assert f"probes {np.mean(probe['0']):.3f} / {np.mean(probe['0.5']):.3f} / {np.mean(probe['0.75']):.3f}" in PAGE
+    gap = paired(probe["0.75"], probe["0"])
+    assert f"75% − dense {gap}" in PAGE.replace("\n", " ") and f"probe gap {gap}" in readme
+    means = " / ".join(mean_std(acc[a]) for a in ("dense", "s50", "s75"))
+    assert f"accuracy after dense fine-tuning {means}" in PAGE.replace("\n", " ")
+    diff = paired(acc["s75"], acc["dense"])
+    assert f"75% − dense is {diff}" in PAGE.replace("\n", " ") and f"75% − dense is {diff}" in readme
+    stuck = sum(share >= 0.95 and start["knowledge_probe"] >= 0.9  # nearly all answers the majority; the start knew the facts
+                for arm, rows in r["arms"].items() for row, start in zip(rows, r["starts"][START[arm]])
+                for share in row["majority_share_per_seed"])  # fmt: skip
+    runs = sum(len(row["majority_share_per_seed"]) for rows in r["arms"].values() for row in rows)
+    assert f"{stuck} of {runs} runs" in PAGE.replace("\n", " ") and f"{stuck} of {runs} fine-tuning runs" in readme
