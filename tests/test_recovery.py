@@ -105,7 +105,7 @@ def test_closed_book_splits_have_the_test_label_mix():
 def test_a_miniature_run_is_paired_cached_and_keeps_histories(tmp_path):
     pre = dict(profiles=1, n_docs=60, merges=150, batch_size=2, n_layer=1, n_head=2, eval_batches=1, eval_every=0)
     regime = dict(n_embd=32, steps=3, lr={"0": 5e-3, "0.75": 5e-3})
-    ft = dict(n_train=9, n_val=9, n_test=9, epochs=2, patience=2, grid_lrs=(1e-3, 3e-3), seeds=2)
+    ft = dict(n_train=9, n_val=9, n_test=9, epochs=1, patience=1, grid_lrs=(1e-3, 3e-3), seeds=2)
     arms = tuple(a for a in recovery.ARMS if a.name in ("none", "dense", "s75", "s75-sparse-ft"))
     first = recovery.run(2, tmp_path, arms, regime, ft, log=lambda s: None, pretrain=pre, few_seeds=1)
     again = recovery.run(2, tmp_path, arms, regime, ft, log=lambda s: None, pretrain=pre, few_seeds=1)  # all reused
