@@ -66,6 +66,17 @@ def test_sequence_layout_and_truncation(tokenizer):
     assert enc.source_budget == 64 - 1 - 9 - enc.target_budget
 
 
+def test_encoder_memo_returns_the_tokenizer_ids_and_is_bounded(tokenizer, monkeypatch):
+    enc = Encoder.build(tokenizer, PUBMEDQA, prompt_length=9, n_ctx=64)
+    ex = examples(1)[0]
+    first = enc.encode(ex.source)
+    first.append(-1)  # a caller changing its list does not change the memo
+    assert enc.encode(ex.source) == tokenizer.encode(ex.source)
+    monkeypatch.setattr(Encoder, "MEMO_LIMIT", len(enc._ids))  # full: further texts are encoded, not stored
+    assert enc.encode("a text seen once") == tokenizer.encode("a text seen once")
+    assert "a text seen once" not in enc._ids
+
+
 def test_loss_mask_is_eq3_targets_only(tokenizer):
     enc = Encoder.build(tokenizer, PUBMEDQA, 9, 128)
     exs = examples(4)

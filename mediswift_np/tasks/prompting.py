@@ -37,7 +37,7 @@ left padding, batched generation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -78,6 +78,9 @@ class Encoder:
     prompt_length: int  # n
     n_ctx: int
     target_budget: int  # tokens reserved for the longest target (+ its </s>)
+    _ids: dict[str, list[int]] = field(default_factory=dict, repr=False, compare=False)  # text -> ids, see encode
+
+    MEMO_LIMIT = 50_000  # texts remembered by encode; more are tokenized every time (bounds the memory)
 
     @classmethod
     def build(cls, tokenizer: Tokenizer, fmt: TaskFormat, prompt_length: int, n_ctx: int, labels: Sequence[str] = ()) -> "Encoder":
@@ -88,6 +91,16 @@ class Encoder:
                 f"a prompt of {prompt_length} tokens and targets of up to {longest} tokens leave no room for the source in a {n_ctx}-token context"
             )
         return cls(tokenizer, fmt, prompt_length, n_ctx, longest)
+
+    def encode(self, text: str) -> list[int]:
+        """``tokenizer.encode(text)``, remembered: every epoch and every evaluation sees the same sources
+        again, and Moses tokenization is most of what encoding costs."""
+        ids = self._ids.get(text)
+        if ids is None:
+            ids = self.tokenizer.encode(text)
+            if len(self._ids) < self.MEMO_LIMIT:
+                self._ids[text] = ids
+        return list(ids)
 
     @property
     def virtual_ids(self) -> list[int]:
@@ -100,14 +113,14 @@ class Encoder:
 
     def context(self, source: str) -> tuple[list[int], bool]:
         """``[</s>; source; prompt]`` ids (source cut from its end to fit) and whether it was cut."""
-        src = self.tokenizer.encode(source)
+        src = self.encode(source)
         cut = len(src) > self.source_budget
         return [self.tokenizer.eos_id, *src[: self.source_budget], *self.virtual_ids], cut
 
     def sequence(self, ex: Example) -> tuple[list[int], int, int]:
         """Full ids ``[</s>; source; prompt; target; </s>]``, the context length and the source length."""
         ctx, _ = self.context(ex.source)
-        tgt = self.tokenizer.encode(self.fmt.target(ex.label)) + [self.tokenizer.eos_id]
+        tgt = self.encode(self.fmt.target(ex.label)) + [self.tokenizer.eos_id]
         if len(tgt) > self.target_budget:
             raise TaskDataError(f"example {ex.key}: target of {len(tgt)} tokens exceeds the {self.target_budget} reserved")
         return ctx + tgt, len(ctx), len(ctx) - self.prompt_length - 1
