@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from sacremoses import MosesTokenizer
 
 from mediswift_np.data import synthetic_corpus
 from mediswift_np.errors import UserError
@@ -17,6 +18,7 @@ from mediswift_np.tokenizer import (
     symbol_to_token,
     words_from_pieces,
 )
+from mediswift_np.tokenizer.moses import _tokenizer
 
 # Text with the characters that make tokenizers stumble; part of every training corpus below.
 HARD_TEXT = (
@@ -99,6 +101,23 @@ def test_round_trip_hard_cases(tok, text):
     ids = tok.encode(text)
     assert tok.unk_id not in ids
     assert tok.decode(ids) == normalised(text)
+
+
+# Words ending in a full stop, the case moses_tokenize answers from its own character sets.
+STOP_CASES = ["Dr. smith", "Dr. Smith", "e.g. U.S. a.b. x. y", "No. 5 and no. five", "Fig. ß. Ünder. émigré. Δ. δ.", "3. 4. a."]
+
+
+@pytest.mark.parametrize("text", [*HARD_CASES, *STOP_CASES, *synthetic_corpus(40, seed=3)])
+def test_moses_tokens_are_sacremoses_tokens(text):
+    plain = MosesTokenizer(lang="en").tokenize(text, aggressive_dash_splits=True, return_str=False, escape=True)
+    assert moses_tokenize(text) == plain
+
+
+def test_moses_character_tests_agree_with_sacremoses():
+    ours, plain = _tokenizer(), MosesTokenizer(lang="en")
+    for text in ["a", "A", "ß", "émigré", "Émigré", "δ", "Δ", "3", "a3", ".", "x.y", "中", "😀", "ab-c"]:
+        assert ours.islower(text) == plain.islower(text), text
+        assert ours.isanyalpha(text) == plain.isanyalpha(text), text
 
 
 @pytest.mark.slow
