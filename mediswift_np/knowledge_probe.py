@@ -50,8 +50,10 @@ def probe_sentences(probe: str, drug, name: str | None = None) -> list[tuple[str
 
 def continuation_logprobs(model, tok, pairs: list[tuple[str, str]], chunk: int = 384) -> np.ndarray:
     """Sum of the log-probabilities of each continuation's tokens after its prefix (one number per pair)."""
-    prefixes = [tok.encode(p) for p, _ in pairs]
-    seqs = [ids + tok.encode(c) for ids, (_, c) in zip(prefixes, pairs)]
+    ids_of: dict[str, list[int]] = {}  # a prefix serves 3 outcomes and a continuation hundreds of drugs: encode each once
+    encode = lambda text: ids_of[text] if text in ids_of else ids_of.setdefault(text, tok.encode(text))  # noqa: E731
+    prefixes = [encode(p) for p, _ in pairs]
+    seqs = [ids + encode(c) for ids, (_, c) in zip(prefixes, pairs)]
     out = np.zeros(len(seqs))
     for lo in range(0, len(seqs), chunk):
         part = seqs[lo : lo + chunk]

@@ -19,7 +19,10 @@ from pathlib import Path
 
 # Test matrices are small: BLAS threads only add scheduling overhead there (and stall
 # badly when the machine is busy). Set before NumPy loads; subprocesses inherit it.
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+# Notebook kernels get the thread settings the user had (student_env below).
+BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+USER_THREAD_ENV = {var: os.environ.get(var) for var in BLAS_THREAD_VARS}
+for _var in BLAS_THREAD_VARS:
     os.environ.setdefault(_var, "1")
 # Hypothesis keeps a cache; keep it out of the working directory too.
 os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", tempfile.mkdtemp(prefix="mediswift-hypothesis-"))
@@ -33,6 +36,15 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_TIMES: dict[str, tuple[float, int, float]] = {}
 # What a notebook may take on a 2-core AVX2 laptop (about half of it on a fast AVX-512 machine).
 NOTEBOOK_BUDGET_SECONDS, CELL_BUDGET_SECONDS = 120, 60
+
+
+def student_env(monkeypatch) -> None:
+    """Give processes started from now on the BLAS threads a student's Jupyter would have (undo the 1 above)."""
+    for var, value in USER_THREAD_ENV.items():
+        if value is None:
+            monkeypatch.delenv(var, raising=False)
+        else:
+            monkeypatch.setenv(var, value)
 
 
 def pytest_addoption(parser):

@@ -276,7 +276,7 @@ def test_unlabelled_stage_is_pseudo_labelled_by_the_previous_model(sparse_ckpt, 
 
 @pytest.mark.slow
 def test_finetune_learns_the_synthetic_task(sparse_ckpt):
-    s = finetune(FinetuneConfig(init=str(sparse_ckpt), n_train=200, n_val=24, n_test=40, epochs=8, patience=8, lr=1e-2, seeds=1), progress=False)
+    s = finetune(FinetuneConfig(init=str(sparse_ckpt), n_train=200, n_val=8, n_test=40, epochs=8, patience=8, lr=1e-2, seeds=1), progress=False)
     assert s["majority_accuracy"] == pytest.approx(22 / 40)  # 55.2% "yes" of 40, rounded: 22
     assert s["accuracy"] >= s["majority_accuracy"] + 0.25, s
 

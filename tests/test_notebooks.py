@@ -15,7 +15,8 @@ Three tests use them:
   "figure" tag, so no plot can go missing silently.
 * ``test_notebook_runs`` (slow): each notebook is executed with nbclient in a fresh
   kernel, in a temporary working directory (so nothing lands in the repository), with
-  ipykernel's default inline matplotlib backend (the one a student sees; it needs no
+  the BLAS thread settings of the user's environment (not the test session's one thread)
+  and ipykernel's default inline matplotlib backend (the one a student sees; it needs no
   display, so it works on a headless machine). No cell may raise (per-cell timeout 300 s,
   five times the 60 s a cell may take on a slow laptop), and the fresh outputs must satisfy
   the same tags and expects. Each notebook's time and its slowest cell are reported at the
@@ -39,7 +40,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CELL_BUDGET_SECONDS, NOTEBOOK_TIMES, REPO_ROOT, shared_data_dir
+from conftest import CELL_BUDGET_SECONDS, NOTEBOOK_TIMES, REPO_ROOT, shared_data_dir, student_env
 
 NOTEBOOKS = sorted((REPO_ROOT / "tutorials").glob("*.ipynb"))
 CELL_TIMEOUT = 5 * CELL_BUDGET_SECONDS  # seconds, per cell: 5x what a cell may take on a slow laptop
@@ -131,6 +132,8 @@ def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch):
     # The kernel must use ipykernel's inline backend, which stores figures as image/png
     # outputs; MPLBACKEND=Agg (or any other) would suppress them.
     monkeypatch.delenv("MPLBACKEND", raising=False)
+    # The kernel runs as a student's would: with BLAS on every core, as the user's environment says.
+    student_env(monkeypatch)
     # The kernel imports this checkout's package, whatever is installed.
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
     nb = nbformat.read(path, as_version=4)
