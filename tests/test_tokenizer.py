@@ -18,7 +18,7 @@ from mediswift_np.tokenizer import (
     symbol_to_token,
     words_from_pieces,
 )
-from mediswift_np.tokenizer.moses import _tokenizer
+from mediswift_np.tokenizer.moses import moses_tokenizer
 
 # Text with the characters that make tokenizers stumble; part of every training corpus below.
 HARD_TEXT = (
@@ -114,7 +114,7 @@ def test_moses_tokens_are_sacremoses_tokens(text):
 
 
 def test_moses_character_tests_agree_with_sacremoses():
-    ours, plain = _tokenizer(), MosesTokenizer(lang="en")
+    ours, plain = moses_tokenizer(), MosesTokenizer(lang="en")
     for text in ["a", "A", "ß", "émigré", "Émigré", "δ", "Δ", "3", "a3", ".", "x.y", "中", "😀", "ab-c"]:
         assert ours.islower(text) == plain.islower(text), text
         assert ours.isanyalpha(text) == plain.isanyalpha(text), text

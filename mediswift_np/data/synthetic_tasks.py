@@ -41,7 +41,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-from sacremoses import MosesTokenizer
 
 from ..errors import UserError
 from ..fileio import atomic_write_json, atomic_write_text
@@ -246,6 +245,8 @@ def hoc_hallmark_sentence(rng: np.random.Generator, world: World, hallmarks: lis
 
 def _hoc_examples(rng: np.random.Generator, world: World, n: int, seen: set[str]) -> list[tuple[str, list[str]]]:
     """``n`` examples whose sentences are not in ``seen`` (labels drawn first, the sentence redrawn on a repeat)."""
+    from sacremoses import MosesTokenizer  # imported here: it takes 0.3 s, and only HoC needs it
+
     moses = MosesTokenizer(lang="en")
     examples = []
     for _ in range(n):

@@ -32,43 +32,38 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from sacremoses import MosesDetokenizer, MosesTokenizer
-
 LANG = "en"
 
 
-class _MosesTokenizer(MosesTokenizer):
-    """sacremoses's tokenizer, with its two character-class tests answered from sets built once.
+@lru_cache(maxsize=None)
+def moses_tokenizer():
+    """sacremoses's English tokenizer (one per process), with its two character-class tests
+    answered from sets built once.
 
     sacremoses builds ``set(IsLower)`` (2,253 characters) or ``set(IsAlpha)`` (10,862) again
     on every call of ``islower`` / ``isanyalpha``, that is for every word that ends in a full
-    stop; that was half the time of tokenizing a corpus. Same answers, same tokens
+    stop: that was half the time of tokenizing a corpus. Same answers, same tokens
     (tests/test_tokenizer.py compares with a plain ``MosesTokenizer``).
     """
+    from sacremoses import MosesTokenizer  # imported here: it takes 0.3 s, and most commands never tokenize
 
-    LOWER = frozenset(MosesTokenizer.IsLower)
-    ALPHA = frozenset(MosesTokenizer.IsAlpha)
-
-    def islower(self, text: str) -> bool:  # every character lower-case
-        return set(text) <= self.LOWER
-
-    def isanyalpha(self, text: str) -> bool:  # some character alphabetic
-        return not self.ALPHA.isdisjoint(text)
+    tok = MosesTokenizer(lang=LANG)
+    lower, alpha = frozenset(tok.IsLower), frozenset(tok.IsAlpha)
+    tok.islower = lambda text: set(text) <= lower  # every character lower-case
+    tok.isanyalpha = lambda text: not alpha.isdisjoint(text)  # some character alphabetic
+    return tok
 
 
 @lru_cache(maxsize=None)
-def _tokenizer() -> MosesTokenizer:
-    return _MosesTokenizer(lang=LANG)
+def _detokenizer():
+    from sacremoses import MosesDetokenizer
 
-
-@lru_cache(maxsize=None)
-def _detokenizer() -> MosesDetokenizer:
     return MosesDetokenizer(lang=LANG)
 
 
 def moses_tokenize(text: str) -> list[str]:
     """Split ``text`` into Moses tokens (English, aggressive dash splits, XML-escaped)."""
-    return _tokenizer().tokenize(text, aggressive_dash_splits=True, return_str=False, escape=True)
+    return moses_tokenizer().tokenize(text, aggressive_dash_splits=True, return_str=False, escape=True)
 
 
 def moses_detokenize(tokens: list[str]) -> str:
