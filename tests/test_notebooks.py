@@ -34,13 +34,15 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from conftest import CELL_BUDGET_SECONDS, NOTEBOOK_TIMES, REPO_ROOT, shared_data_dir, student_env
+from conftest import CELL_BUDGET_SECONDS, NOTEBOOK_MACHINE, NOTEBOOK_TIMES, REPO_ROOT, shared_data_dir, student_env
 
 NOTEBOOKS = sorted((REPO_ROOT / "tutorials").glob("*.ipynb"))
 CELL_TIMEOUT = 5 * CELL_BUDGET_SECONDS  # seconds, per cell: 5x what a cell may take on a slow laptop
@@ -134,6 +136,10 @@ def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch):
     monkeypatch.delenv("MPLBACKEND", raising=False)
     # The kernel runs as a student's would: with BLAS on every core, as the user's environment says.
     student_env(monkeypatch)
+    if not NOTEBOOK_MACHINE:  # for the time report: the machine line in the kernels' environment
+        line = subprocess.run([sys.executable, "-c", "from mediswift_np.runtime import machine_line; print(machine_line())"],
+                              capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+        NOTEBOOK_MACHINE.append(line)
     # The kernel imports this checkout's package, whatever is installed.
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
     nb = nbformat.read(path, as_version=4)
