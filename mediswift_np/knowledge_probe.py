@@ -51,7 +51,12 @@ def probe_sentences(probe: str, drug, name: str | None = None) -> list[tuple[str
 def continuation_logprobs(model, tok, pairs: list[tuple[str, str]], chunk: int = 384) -> np.ndarray:
     """Sum of the log-probabilities of each continuation's tokens after its prefix (one number per pair)."""
     ids_of: dict[str, list[int]] = {}  # a prefix serves 3 outcomes and a continuation hundreds of drugs: encode each once
-    encode = lambda text: ids_of[text] if text in ids_of else ids_of.setdefault(text, tok.encode(text))  # noqa: E731
+
+    def encode(text: str) -> list[int]:
+        if text not in ids_of:
+            ids_of[text] = tok.encode(text)
+        return ids_of[text]
+
     prefixes = [encode(p) for p, _ in pairs]
     seqs = [ids + encode(c) for ids, (_, c) in zip(prefixes, pairs)]
     out = np.zeros(len(seqs))
