@@ -104,6 +104,26 @@ def test_resume_is_bit_identical(tmp_path):
     assert_same_run(tmp_path / "straight", tmp_path / "split")
 
 
+def test_resume_notes_other_arithmetic_and_says_nothing_otherwise(tmp_path, monkeypatch, capsys):
+    from mediswift_np.pretrain import __main__ as cli
+    from mediswift_np.pretrain import resume
+
+    cfg = PretrainConfig(**{**SMALL, "steps": 4, "eval_every": 0})
+    train(cfg, tmp_path / "run", progress=False, stop_after=2)
+    state = checkpoint.load(tmp_path / "run")[1]
+    assert state["arithmetic"] == resume.arithmetic()  # recorded at the start: SIMD, BLAS, kernel, threads
+    assert resume.rounding_note(state, tmp_path / "run") is None
+    assert resume.rounding_note({k: v for k, v in state.items() if k != "arithmetic"}, tmp_path) is None  # not recorded: nothing to say
+
+    other = {**state["arithmetic"], "blas_threads": "7"}
+    monkeypatch.setattr(resume, "machine_info", lambda: {"cpu": "x", "cores": "7", **other})
+    assert cli.main(["--resume", str(tmp_path / "run"), "--quiet", "--stop-after", "3"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"note: {tmp_path / 'run'} was started with other arithmetic (blas_threads {state['arithmetic']['blas_threads']} -> 7): "
+                   "the run continues, but not bit-identically to an uninterrupted one"]  # fmt: skip
+    assert checkpoint.load(tmp_path / "run")[1]["arithmetic"] == state["arithmetic"]  # the start's record is kept
+
+
 @pytest.mark.slow
 def test_resume_after_sigkill_is_bit_identical(tmp_path):
     cfg = {**SMALL, "steps": 30, "save_every": 5, "sparsity": 0.5}

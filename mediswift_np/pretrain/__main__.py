@@ -14,6 +14,7 @@ checkpoint (resume.py). Prints the summary, or with ``--json`` one JSON object.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Sequence
 
@@ -24,7 +25,7 @@ from ..errors import UserError, print_json, run_cli
 from ..fileio import check_output_dir
 from .config import PAPER_PRESETS, PAPER_RECIPE, PretrainConfig
 from .loop import check_stop_after, train
-from .resume import FIELDS, resumable_state
+from .resume import FIELDS, resumable_state, rounding_note
 
 HELP = {
     "model": "preset of config.PRESETS (default tiny); its vocab_size becomes the tokenizer's",
@@ -93,6 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if cfg.steps != state["pretrain"]["steps"]:
             raise UserError(f"config mismatch on resume: --steps {cfg.steps} but the run was planned for {state['pretrain']['steps']} (the schedule depends on it)")
         out = args.out or args.resume
+        note = rounding_note(state, args.resume)
+        if note:
+            print(note, file=sys.stderr)
     else:
         cfg = config_from_args(args)
         out = args.out or Path("runs") / f"pretrain-{cfg.model}-s{cfg.sparsity:g}"

@@ -18,6 +18,11 @@ arrays. Here, before any work:
   round((1 - s) · N_l) of its N_l weights. The tolerance is zero for SET and RigL too:
   they move the nonzeros but keep their number per matrix (sparse/dst.py).
 
+One thing is not refused but reported (``rounding_note``): a different SIMD level, BLAS
+library, kernel or BLAS thread count than the run started with. The run is as valid, but
+its float32 products round differently, so it is no longer bit-identical to an
+uninterrupted run.
+
 Does not handle: checkpoints written before the corpus and stream hashes were recorded
 (they cannot be resumed: the message names the missing entry).
 """
@@ -34,6 +39,7 @@ import numpy as np
 from .. import checkpoint, sparse
 from ..errors import UserError
 from ..model import GPT
+from ..runtime import machine_info
 from .config import PretrainConfig
 
 FIELDS = {f.name: f for f in dataclasses.fields(PretrainConfig)}
@@ -41,6 +47,24 @@ FIELDS = {f.name: f for f in dataclasses.fields(PretrainConfig)}
 RESUME_KEYS = ("pretrain", "model", "step", "data_rng", "mask_rng", "dropout_rng", "train_losses", "val_losses",
                "flops_sparse_equivalent", "flops_executed", "mask_updates", "initial_loss", "corpus_sha256",
                "token_stream_sha256")  # fmt: skip
+
+
+ARITHMETIC_KEYS = ("simd", "blas", "blas_kernel", "blas_threads")  # what decides the rounding of float32 products
+
+
+def arithmetic() -> dict[str, str]:
+    """This process's SIMD level, BLAS library, kernel and thread count (recorded at a run's start)."""
+    info = machine_info()
+    return {k: info[k] for k in ARITHMETIC_KEYS}
+
+
+def rounding_note(state: dict[str, Any], where: Path) -> str | None:
+    """One line when this process would round differently from the one that started the run, else None."""
+    then, now = state.get("arithmetic"), arithmetic()
+    if not isinstance(then, dict) or all(then.get(k) == now[k] for k in ARITHMETIC_KEYS):
+        return None  # the same (or a checkpoint that did not record it)
+    changed = ", ".join(f"{k} {then.get(k)} -> {now[k]}" for k in ARITHMETIC_KEYS if then.get(k) != now[k])
+    return f"note: {where} was started with other arithmetic ({changed}): the run continues, but not bit-identically to an uninterrupted one"
 
 
 def _is_int(value) -> bool:

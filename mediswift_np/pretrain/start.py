@@ -31,7 +31,7 @@ from ..model import GPT
 from ..optim import AdamW, AdamWConfig
 from ..tokenizer import Tokenizer
 from .config import PretrainConfig, check_memory
-from .resume import check_corpus, check_masks, check_stream
+from .resume import arithmetic, check_corpus, check_masks, check_stream
 
 
 @dataclass
@@ -119,7 +119,8 @@ def start_run(cfg: PretrainConfig, resume: Path | None, progress: bool) -> Run:
             sparse.sparsify(model, cfg.sparsity, np.random.default_rng([cfg.seed, 3]))  # Sec. 3.3: static random masks
         optimizer = AdamW(model.named_parameters(), opt_cfg, fast=True)
         state = {"step": 0, "train_losses": [], "val_losses": [], "flops_sparse_equivalent": 0, "flops_executed": 0,
-                 "mask_updates": 0, "corpus_sha256": hashes, "token_stream_sha256": stream_sha256(stream)}  # fmt: skip
+                 "mask_updates": 0, "corpus_sha256": hashes, "token_stream_sha256": stream_sha256(stream),
+                 "arithmetic": arithmetic()}  # fmt: skip
         return Run(model, optimizer, tokenizer, train_ids, val_ids, data_rng, mask_rng, state)
     model = checkpoint.restore_model(arrays, state).use_fast()
     if model.config != model_cfg:
