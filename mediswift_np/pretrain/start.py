@@ -4,7 +4,8 @@ fresh or exactly as a checkpoint left them.
 A fresh run trains the tokenizer on its corpus (Sec. 3.1), turns the corpus into one id
 stream with 3% held out for validation (Table 1; data/pipeline.py), builds the GPT-3
 decoder with a static random mask on the six matrices of every block (Sec. 3.3), and
-records the SHA-256 of every corpus file and of the token stream. A resumed run takes
+records the SHA-256 of every corpus file and of the token stream, and the arithmetic
+(SIMD level, BLAS, kernel, threads) that decides how its float32 products round. A resumed run takes
 tokenizer, weights, masks, AdamW moments and RNG states from the checkpoint and first
 checks everything it depends on (resume.py).
 
