@@ -5,9 +5,9 @@ A fresh run trains the tokenizer on its corpus (Sec. 3.1), turns the corpus into
 stream with 3% held out for validation (Table 1; data/pipeline.py), builds the GPT-3
 decoder with a static random mask on the six matrices of every block (Sec. 3.3), and
 records the SHA-256 of every corpus file and of the token stream, and the arithmetic
-(SIMD level, BLAS, kernel, threads) that decides how its float32 products round. A resumed run takes
-tokenizer, weights, masks, AdamW moments and RNG states from the checkpoint and first
-checks everything it depends on (resume.py).
+(SIMD level, BLAS, kernel, threads) that decides how its float32 products round. A
+resumed run takes tokenizer, weights, masks, AdamW moments and RNG states from the
+checkpoint and first checks everything it depends on (resume.py).
 
 Randomness comes from four generators seeded ``[seed, k]``: k = 2 batches, 3 masks,
 4 SET's random growth, and the model's dropout generator; their states are saved, so a
