@@ -14,6 +14,13 @@ fine-tuning; lr chosen on dev per start, 3 fine-tuning seeds), plus three ablati
     python benchmarks/downstream_recovery.py                      # ... then collect (all reused)
     python benchmarks/downstream_recovery.py --saturated-seeds 2  # also the saturated regime, dense and 75%
 
+Bit for bit: a run depends on the BLAS thread count, which changes the rounding of
+OpenBLAS's float32 products, so a run lands a little elsewhere with another count. The committed
+results were made with ``OPENBLAS_NUM_THREADS=1`` in each of two processes;
+``OPENBLAS_NUM_THREADS=1 python benchmarks/downstream_recovery.py --seeds 1 --work /tmp/w --out /tmp/seed0``
+reproduces seed 0's rows exactly (with 2 threads the dense start ends at validation loss
+0.605 instead of 0.611). Give every process that fills one ``--work`` the same setting.
+
 Prints the markdown tables, writes ``--out``/downstream_recovery.json (the numbers the
 README and tutorial 07 quote) and ``--out``/downstream_recovery.png (per-seed accuracy
 against training FLOPs, the Fig. 1 analog). ``--work`` keeps checkpoints and fine-tuning
@@ -24,12 +31,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 from pathlib import Path
 
 from mediswift_np import recovery, recovery_report
+from mediswift_np.runtime import machine_info
 from mediswift_np.tasks.evaluation import mean_std
 
 sys.path.insert(0, str(Path(__file__).parent))  # recovery_pilot's table, beside this script
@@ -129,7 +135,7 @@ def main() -> None:
     sat = saturated_previous(args.out / "recovery_saturated_previous.json")
     if sat is not None:
         results["saturated_previous_protocol"] = sat
-    results["machine"] = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()}
+    results["machine"] = machine_info()  # with the BLAS thread count: it changes float32 rounding (docstring)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "downstream_recovery.json").write_text(recovery_report.to_json(results) + "\n")
     plot(results, args.out / "downstream_recovery.png")
