@@ -35,6 +35,7 @@ from mediswift_np.config import PRESETS
 from mediswift_np.pretrain import PretrainConfig, train
 from mediswift_np.recovery import paired_difference
 from mediswift_np.runtime import machine_line
+from mediswift_np.stats import format_ci as fmt_ci
 from mediswift_np.tasks.evaluation import mean_std
 
 RESULTS = Path(__file__).parent / "results"
@@ -44,10 +45,6 @@ SPARSITIES = (0.0, 0.5, 0.75)
 def fmt(values: list[float]) -> str:
     m, s = mean_std(values)
     return f"{m:.3f} ± {s:.3f}"
-
-
-def fmt_ci(d: dict) -> str:
-    return f"{d['mean']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]"
 
 
 def pretrain(work: Path, name: str, seed: int, **kw) -> dict:

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from mediswift_np import recovery
+from mediswift_np.stats import format_ci as ci
 from mediswift_np.tasks.evaluation import mean_std
 
 POINTS, SEEDS = ((16, 500), (16, 1000), (32, 500), (32, 1000), (48, 1000), (64, 1000)), 3  # (width, steps)
@@ -80,9 +81,6 @@ def collect(work: Path) -> dict:
 def table(results: dict) -> str:
     lines = ["| width | steps | dense probe p(correct) | 75% probe p(correct) | gap 75% − dense [95% CI] | argmax gap [95% CI] "
              "| all 360 drugs gap [95% CI] | paraphrase gap [95% CI] | val. loss 75% − dense [95% CI] |", "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
-
-    def ci(d):
-        return f"{d['mean']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]"
 
     for p in results["points"]:
         m = p["test_corpus.p_correct"]["mean_std"]

@@ -11,17 +11,21 @@ import json
 from typing import Any
 
 from .recovery import ABLATIONS, STUCK_PROBE, STUCK_SHARE
+from .stats import format_ci as ci
+
+
+def ms(d: dict) -> str:
+    """A mean ± sample std entry of a summary: ``0.672 ± 0.176``."""
+    return f"{d['mean']:.3f} ± {d['std']:.3f}"
+
+
+def share_interval(share: dict) -> str:
+    """Fieller's 95% interval of a recovered share, or "unbounded"."""
+    return "unbounded" if share["ci95"] is None else f"[{share['ci95'][0]:+.2f}, {share['ci95'][1]:+.2f}]"
 
 
 def markdown(summary: dict[str, Any]) -> str:
     """The Table 3 analog, the recovery table and the ablations as markdown tables."""
-
-    def ms(d):
-        return f"{d['mean']:.3f} ± {d['std']:.3f}"
-
-    def ci(d):
-        return f"{d['mean']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]"
-
     arms = summary["arms"]
     lines = ["| start (fine-tuned densely, n = 9) | pre-training val. loss | probe p(correct) | probe argmax | accuracy | macro-F1 "
              "| accuracy − dense [95% CI] | training FLOPs |", "|---|---|---|---|---|---|---|---:|"]  # fmt: skip
@@ -36,7 +40,7 @@ def markdown(summary: dict[str, Any]) -> str:
                   "| recovered share of the argmax gap [Fieller 95% CI] | TOST ±0.03 (p) |", "|---|---|---|---|---|---|---|"]  # fmt: skip
         for name, r in summary["recovery"].items():
             share = r["share"]
-            interval = "unbounded" if share["ci95"] is None else f"[{share['ci95'][0]:+.2f}, {share['ci95'][1]:+.2f}]"
+            interval = share_interval(share)
             t = arms[name]["tost_vs_dense"]
             lines.append(f"| {arms[name]['label']} | {ci(r['loss_gap'])} | {ci(r['probe_gap']['probe_p_correct'])} "
                          f"| {ci(r['probe_gap']['probe_argmax'])} | {ci(r['accuracy_gap'])} | {share['share']:+.2f} {interval} "
@@ -62,10 +66,6 @@ def markdown(summary: dict[str, Any]) -> str:
 
 
 PAPER_TABLE3 = {"Med": (74.2, 73.8, 72.4), "Large": (75.1, 74.2, 73.4), "XL": (76.8, 76.3, 75.4)}  # PubMedQA accuracy %, dense / 50% / 75%
-
-
-def ci(d: dict) -> str:
-    return f"{d['mean']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]"
 
 
 def excludes_zero(d: dict) -> bool:
@@ -100,7 +100,7 @@ def verdict(summary: dict) -> list[str]:
         out.append(f"After dense fine-tuning the accuracy difference 75% − dense is {ci(acc)}: its interval contains 0.")
     out.append(f"Equivalence within ±{tost['margin']:.2f} (TOST): {'shown' if tost['equivalent'] else 'not shown'} (p = {tost['p']:.3f}).")
     share = rec["share"]
-    interval = "unbounded (the probe gap is not clearly away from 0)" if share["ci95"] is None else f"[{share['ci95'][0]:+.2f}, {share['ci95'][1]:+.2f}]"
+    interval = share_interval(share) + (" (the probe gap is not clearly away from 0)" if share["ci95"] is None else "")
     out.append(f"Share of the argmax probe gap recovered by fine-tuning: {share['share']:+.2f}, Fieller 95% interval {interval}.")
     no_gap = not (excludes_zero(gap) and gap["mean"] < 0)
     out.append("The paper's Table 3 (sparse 0.4-1.8 points below dense after dense fine-tuning): "

@@ -38,6 +38,16 @@ def paired_difference(a: list[float], b: list[float]) -> dict[str, float]:
     return {"mean": mean, "std": std, "ci95": [mean - half, mean + half], "n": n}
 
 
+def format_ci(d: dict) -> str:
+    """A ``paired_difference`` as the reports print it: the mean, then the 95% interval.
+
+    Example:
+        >>> format_ci(paired_difference([0.8, 0.7, 0.9], [0.5, 0.5, 0.6]))
+        '+0.267 [+0.123, +0.410]'
+    """
+    return f"{d['mean']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]"
+
+
 def tost(a: list[float], b: list[float], margin: float) -> dict[str, Any]:
     """Paired two one-sided t-tests (TOST) of equivalence: is |mean(a − b)| < ``margin``?
 

@@ -34,6 +34,15 @@ def test_paired_difference_matches_scipy_paired_t_interval():
     assert d["ci95"] == pytest.approx([diff.mean() - half, diff.mean() + half], abs=1e-6)
 
 
+def test_stats_docstring_examples():
+    import doctest
+
+    from mediswift_np import stats
+
+    result = doctest.testmod(stats)
+    assert result.attempted >= 2 and result.failed == 0
+
+
 def test_tost_by_hand_and_against_the_90_percent_interval():
     stats = pytest.importorskip("scipy.stats")
     b = [0.90, 0.86, 0.95, 0.89, 0.92]
